@@ -16,8 +16,11 @@ export interface AuthFetch {
 
 /** How a person is asked to log in: loopback + browser, headless paste, web begin/complete, or none. */
 export interface Interaction {
-  /** The redirect URI to register and send; may start a listener (loopback). */
-  redirectUri(): Promise<string>;
+  /**
+   * The redirect URI to register and send; may start a listener (loopback). `port` is the one
+   * that worked last time for this server, tried first so the registration stays valid.
+   */
+  redirectUri(hint?: { port?: number }): Promise<string>;
   /** Shows the authorization URL to the user; resolves to the callback URL the AS redirected to. */
   authorize(url: URL, signal: AbortSignal): Promise<URL>;
   /** Releases whatever `redirectUri()` acquired (a loopback listener). */

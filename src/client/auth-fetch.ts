@@ -1,0 +1,164 @@
+/**
+ * The core: a `fetch` for one MCP server that carries OAuth. It adds the bearer token (C32: in
+ * the header, on every request), and on 401 refreshes or authorizes and retries once; on 403
+ * `insufficient_scope` it steps up with the union of scopes, a bounded number of times (C25–C27).
+ * Any transport that takes a `fetch` can use it, e.g. the SDK's `StreamableHTTPClientTransport`.
+ */
+import { type Logger, silentLogger } from '../logger.js';
+import { bearerChallenge } from '../oauth/www-authenticate.js';
+import type { Store } from '../store/store.js';
+import { Authorizer, type GrantOption } from './authorizer.js';
+import type { RegistrationOptions } from './registration.js';
+import type { AuthFetch, Interaction } from './types.js';
+
+export interface AuthFetchOptions {
+  serverUrl: string | URL;
+  store: Store;
+  /** How a person is asked to log in; without one, a needed login is an `authorization_required` error. */
+  interaction?: Interaction;
+  registration?: RegistrationOptions;
+  grant?: GrantOption;
+  /** PKCS#8 PEM of the client's key, for `private_key_jwt`. */
+  privateKeyPem?: string;
+  signingAlgorithm?: string;
+  /** Overrides scope selection (space-separated). */
+  scope?: string;
+  /** Send RFC 8707 `resource` (default true); false for IdPs that reject it. */
+  resource?: boolean;
+  /** Refresh this many seconds before expiry. Default 60. */
+  refreshSkewSeconds?: number;
+  /** Step-up re-authorizations per request. Default 2. */
+  maxStepUps?: number;
+  /** Permit cleartext http to non-loopback hosts (never the default). */
+  allowHttp?: boolean;
+  /** Static headers added to every request to the MCP server (e.g. an API key beside OAuth). */
+  headers?: Record<string, string>;
+  authorizationTimeoutMs?: number;
+  fetch?: typeof fetch;
+  clock?: () => number;
+  logger?: Logger;
+}
+
+export function createAuthFetch(options: AuthFetchOptions): AuthFetch & { authorizer: Authorizer } {
+  const baseFetch = options.fetch ?? globalThis.fetch;
+  const events = new EventTarget();
+  const authorizer = new Authorizer({
+    serverUrl: String(options.serverUrl),
+    store: options.store,
+    interaction: options.interaction,
+    registration: options.registration,
+    grant: options.grant,
+    privateKeyPem: options.privateKeyPem,
+    signingAlgorithm: options.signingAlgorithm,
+    scope: options.scope,
+    resource: options.resource,
+    refreshSkewSeconds: options.refreshSkewSeconds,
+    allowHttp: options.allowHttp,
+    authorizationTimeoutMs: options.authorizationTimeoutMs,
+    fetch: baseFetch,
+    clock: options.clock ?? Date.now,
+    logger: options.logger ?? silentLogger,
+    events,
+  });
+  const maxStepUps = options.maxStepUps ?? 2;
+  const staticHeaders = Object.entries(options.headers ?? {});
+
+  const send = (input: string | URL | Request, init: RequestInit, token: string | undefined) => {
+    const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
+    for (const [k, v] of staticHeaders) headers.set(k, v);
+    if (token) headers.set('authorization', `Bearer ${token}`);
+    else headers.delete('authorization');
+    return baseFetch(input, { ...init, headers });
+  };
+
+  const authFetch = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
+    const replayable = await makeReplayable(input, init);
+    let token = (await authorizer.accessToken())?.accessToken;
+    let response = await send(replayable.input, replayable.init, token);
+    let retriedUnauthorized = false;
+    let stepUps = 0;
+    for (;;) {
+      const challenge = bearerChallenge(response.headers.get('www-authenticate')) ?? {};
+      if (response.status === 401 && !retriedUnauthorized) {
+        retriedUnauthorized = true;
+        await response.body?.cancel();
+        token = (await recover(token, challenge, init.signal ?? undefined)).accessToken;
+      } else if (response.status === 403 && challenge['error'] === 'insufficient_scope' && stepUps < maxStepUps) {
+        stepUps++;
+        await response.body?.cancel();
+        const tokens = await authorizer.authorize({
+          stepUp: true,
+          challengedScope: challenge['scope'],
+          resourceMetadataUrl: challenge['resource_metadata'],
+          rejectedToken: token,
+          signal: init.signal ?? undefined,
+        });
+        token = tokens.accessToken;
+      } else {
+        return response;
+      }
+      response = await send(replayable.input, replayable.init, token);
+    }
+  };
+
+  /** 401: a rejected token is refreshed if we can; otherwise (or if that fails) authorize. */
+  const recover = async (token: string | undefined, challenge: Record<string, string>, signal: AbortSignal | undefined) => {
+    if (token) {
+      const server = await authorizer.serverRecord();
+      const stored = server ? await authorizer.accessToken().catch(() => undefined) : undefined;
+      if (stored && stored.accessToken !== token) return stored; // another caller already got a new one
+      if (stored?.refreshToken) {
+        try {
+          return await authorizer.refresh(token);
+        } catch (err) {
+          if (!options.interaction) throw err;
+        }
+      }
+    }
+    return authorizer.authorize({
+      resourceMetadataUrl: challenge['resource_metadata'],
+      challengedScope: challenge['scope'],
+      rejectedToken: token,
+      signal,
+    });
+  };
+
+  return Object.assign(authFetch, {
+    events,
+    authorizer,
+    async authorize(opts: { signal?: AbortSignal } = {}) {
+      const current = await authorizer.accessToken();
+      if (current) return;
+      const probe = await send(authorizer.serverUrl, { method: 'GET', headers: { accept: 'text/event-stream' } }, undefined).catch(
+        () => undefined,
+      );
+      const challenge = bearerChallenge(probe?.headers.get('www-authenticate')) ?? {};
+      await probe?.body?.cancel().catch(() => {});
+      await authorizer.authorize({
+        resourceMetadataUrl: challenge['resource_metadata'],
+        challengedScope: challenge['scope'],
+        signal: opts.signal,
+      });
+    },
+  });
+}
+
+/** A request we may have to send twice: a stream body is buffered once; strings and bytes are reused. */
+async function makeReplayable(input: string | URL | Request, init: RequestInit) {
+  if (input instanceof Request) {
+    const body = input.body ? await input.arrayBuffer() : undefined;
+    const merged: RequestInit = {
+      method: input.method,
+      headers: init.headers ?? input.headers,
+      ...(body ? { body } : {}),
+      signal: init.signal ?? input.signal,
+      redirect: input.redirect,
+    };
+    return { input: input.url, init: { ...init, ...merged } };
+  }
+  if (init.body instanceof ReadableStream) {
+    const body = await new Response(init.body).arrayBuffer();
+    return { input, init: { ...init, body } };
+  }
+  return { input, init };
+}

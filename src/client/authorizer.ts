@@ -1,0 +1,422 @@
+/**
+ * The flow engine for one MCP server: keeps a usable access token in the Store, getting one by
+ * discovery → registration → grant, refreshing it before it expires, and re-authorizing on
+ * step-up. Everything a person or another process could race on goes through the Store's lock.
+ */
+import { OAuthError } from '../oauth/errors.js';
+import type { AuthorizationServerMetadata } from '../oauth/metadata.js';
+import { codeChallengeS256, generateCodeVerifier, randomToken } from '../oauth/pkce.js';
+import { assertBrowserUrl, canonicalResourceUrl } from '../oauth/url-rules.js';
+import type { Logger } from '../logger.js';
+import type { Store } from '../store/store.js';
+import { discoverAuthorizationServer, discoverProtectedResource } from './discovery.js';
+import { ClientError } from './errors.js';
+import {
+  type GrantContext,
+  redeemAuthorizationCode,
+  refreshAccessToken,
+  requestClientCredentials,
+  requestGenericGrant,
+  tokenRecordFrom,
+} from './grants.js';
+import { registerClient, type RegistrationOptions } from './registration.js';
+import { selectScopes } from './scopes.js';
+import { type ClientRecord, clientKey, NS, type ServerRecord, type TokenRecord, tokenKey } from './state.js';
+import type { Interaction } from './types.js';
+
+export type GrantOption =
+  | { type: 'authorization_code' }
+  | { type: 'client_credentials' }
+  /** Enterprise-managed authorization (ID-JAG): RFC 8693 exchange at the IdP, then RFC 7523 at the AS. */
+  | { type: 'id-jag'; idToken: string; idpTokenEndpoint: string; idpClientId: string; idpClientSecret?: string };
+
+export interface AuthorizerOptions {
+  serverUrl: string;
+  store: Store;
+  interaction?: Interaction | undefined;
+  registration?: RegistrationOptions | undefined;
+  grant?: GrantOption | undefined;
+  privateKeyPem?: string | undefined;
+  signingAlgorithm?: string | undefined;
+  scope?: string | undefined;
+  /** RFC 8707 `resource` on authorize and token requests (C21); false for IdPs that reject it. */
+  resource?: boolean | undefined;
+  refreshSkewSeconds?: number | undefined;
+  allowHttp?: boolean | undefined;
+  fetch: typeof fetch;
+  clock: () => number;
+  logger: Logger;
+  events: EventTarget;
+  /** How long a person has to finish logging in. Default 5 minutes. */
+  authorizationTimeoutMs?: number | undefined;
+}
+
+export interface AuthorizeRequest {
+  resourceMetadataUrl?: string | undefined;
+  challengedScope?: string | undefined;
+  stepUp?: boolean | undefined;
+  /** The access token that was just refused; a newer one in the Store means another process won. */
+  rejectedToken?: string | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export class Authorizer {
+  readonly serverUrl: string;
+  private readonly o: AuthorizerOptions;
+  private refreshing: Promise<TokenRecord> | undefined;
+  private authorizing: Promise<TokenRecord> | undefined;
+
+  constructor(options: AuthorizerOptions) {
+    this.o = options;
+    this.serverUrl = canonicalResourceUrl(options.serverUrl);
+  }
+
+  private get grantCtx(): GrantContext {
+    return {
+      fetch: this.o.fetch,
+      allowHttp: this.o.allowHttp ?? false,
+      clock: this.o.clock,
+      ...(this.o.privateKeyPem ? { privateKeyPem: this.o.privateKeyPem } : {}),
+      ...(this.o.signingAlgorithm ? { signingAlgorithm: this.o.signingAlgorithm } : {}),
+    };
+  }
+
+  private emit(type: string, detail: Record<string, unknown>) {
+    this.o.events.dispatchEvent(new CustomEvent(type, { detail: { serverUrl: this.serverUrl, ...detail } }));
+  }
+
+  async serverRecord(): Promise<ServerRecord | undefined> {
+    return this.o.store.get<ServerRecord>(NS.servers, this.serverUrl);
+  }
+
+  private async tokens(server: ServerRecord | undefined): Promise<TokenRecord | undefined> {
+    const issuer = server?.authorizationServer?.issuer;
+    return issuer ? this.o.store.get<TokenRecord>(NS.tokens, tokenKey(this.serverUrl, issuer)) : undefined;
+  }
+
+  private expiresSoon(tokens: TokenRecord): boolean {
+    if (tokens.expiresAt === undefined) return false;
+    return tokens.expiresAt - (this.o.refreshSkewSeconds ?? 60) * 1000 <= this.o.clock();
+  }
+
+  /**
+   * A usable access token, refreshed first when it expires within the skew; undefined when none is
+   * stored (the caller then sends the request without one and reacts to the 401).
+   */
+  async accessToken(): Promise<TokenRecord | undefined> {
+    const server = await this.serverRecord();
+    const tokens = await this.tokens(server);
+    if (!tokens) return undefined;
+    if (!this.expiresSoon(tokens)) return tokens;
+    if (tokens.refreshToken) return this.refresh(tokens.accessToken);
+    return tokens.expiresAt !== undefined && tokens.expiresAt > this.o.clock() ? tokens : undefined;
+  }
+
+  /**
+   * Refreshes once for every concurrent caller in this process, and under the Store lock across
+   * processes, re-reading inside the lock: if another process already rotated the refresh token,
+   * its result is used and ours is never spent twice.
+   */
+  refresh(staleAccessToken: string | undefined): Promise<TokenRecord> {
+    this.refreshing ??= this.refreshLocked(staleAccessToken).finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async refreshLocked(staleAccessToken: string | undefined): Promise<TokenRecord> {
+    const server = await this.serverRecord();
+    const as = server?.authorizationServer;
+    if (!server || !as) throw new ClientError('reauth_required', `not logged in to ${this.serverUrl}`);
+    const key = tokenKey(this.serverUrl, as.issuer);
+    return this.o.store.withLock(NS.tokens, key, async () => {
+      const current = await this.o.store.get<TokenRecord>(NS.tokens, key);
+      if (!current) throw new ClientError('reauth_required', `no tokens stored for ${this.serverUrl}; log in again`);
+      if (current.accessToken !== staleAccessToken && !this.expiresSoon(current)) return current;
+      const client = await this.o.store.get<ClientRecord>(NS.clients, clientKey(this.serverUrl, as.issuer));
+      if (!client) throw new ClientError('reauth_required', `no client registration stored for ${this.serverUrl}`);
+      try {
+        const next = await refreshAccessToken(as, client, current, this.resourceParam(server), this.grantCtx);
+        await this.o.store.set(NS.tokens, key, next);
+        await this.recordError(undefined);
+        this.emit('token_refreshed', { expiresAt: next.expiresAt });
+        this.o.logger.debug({ serverUrl: this.serverUrl }, 'access token refreshed');
+        return next;
+      } catch (err) {
+        return this.refreshFailed(err, client, key, current);
+      }
+    });
+  }
+
+  private async refreshFailed(err: unknown, client: ClientRecord, key: string, current: TokenRecord): Promise<never> {
+    const code = err instanceof OAuthError ? err.error : err instanceof ClientError ? err.code : 'network_error';
+    if (code === 'invalid_grant') {
+      // The grant is gone (revoked, expired, or rotated elsewhere): drop tokens, keep the registration.
+      await this.o.store.delete(NS.tokens, key);
+    } else if (code === 'invalid_client' || code === 'unauthorized_client') {
+      // The AS forgot this client: drop it too, so the next login registers again.
+      await this.o.store.delete(NS.tokens, key);
+      if (client.source === 'dcr') await this.o.store.delete(NS.clients, clientKey(this.serverUrl, client.issuer));
+    } else {
+      await this.o.store.set(NS.tokens, key, { ...current, refreshError: { error: code, at: this.o.clock() } });
+    }
+    const why = err instanceof Error ? err.message : String(err);
+    const message = `refreshing the access token for ${this.serverUrl} failed (${why}); log in again with: portcullis login ${this.serverUrl}`;
+    await this.recordError({ code: 'reauth_required', message });
+    this.emit('reauth_required', { reason: code });
+    throw new ClientError('reauth_required', message, { cause: err });
+  }
+
+  private async recordError(error: { code: string; message: string } | undefined) {
+    const server = await this.serverRecord();
+    if (!server) return;
+    if (!error && !server.lastError) return;
+    const next: ServerRecord = { ...server, updatedAt: this.o.clock() };
+    if (error) next.lastError = { ...error, at: this.o.clock() };
+    else delete next.lastError;
+    await this.o.store.set(NS.servers, this.serverUrl, next);
+  }
+
+  private resourceParam(server: ServerRecord): { resource?: string } {
+    if (this.o.resource === false) return {};
+    return { resource: server.resource ?? this.serverUrl };
+  }
+
+  /**
+   * Gets a new token: discovery, registration, then the configured grant. One authorization per
+   * process at a time, and across processes under the Store lock: a second process waiting on the
+   * lock finds the first one's tokens and uses them instead of opening another browser.
+   */
+  authorize(request: AuthorizeRequest = {}): Promise<TokenRecord> {
+    this.authorizing ??= this.authorizeLocked(request).finally(() => {
+      this.authorizing = undefined;
+    });
+    return this.authorizing;
+  }
+
+  private async authorizeLocked(request: AuthorizeRequest): Promise<TokenRecord> {
+    const timeoutMs = (this.o.authorizationTimeoutMs ?? 300_000) + 60_000;
+    return this.o.store.withLock(
+      NS.flows,
+      this.serverUrl,
+      async () => {
+        if (!request.stepUp) {
+          const fresh = await this.tokens(await this.serverRecord());
+          if (fresh && fresh.accessToken !== request.rejectedToken && !this.expiresSoon(fresh)) return fresh;
+        }
+        try {
+          return await this.runAuthorization(request, true);
+        } catch (err) {
+          if (err instanceof ClientError || err instanceof OAuthError) {
+            await this.recordError({ code: err instanceof ClientError ? err.code : err.error, message: err.message });
+          }
+          throw err;
+        }
+      },
+      { timeoutMs },
+    );
+  }
+
+  private async discover(request: AuthorizeRequest): Promise<ServerRecord> {
+    const previous = await this.serverRecord();
+    const ctx = { fetch: this.o.fetch, allowHttp: this.o.allowHttp ?? false, ...(request.signal ? { signal: request.signal } : {}) };
+    const resourceMetadataUrl = request.resourceMetadataUrl ?? previous?.resourceMetadataUrl;
+    const found = await discoverProtectedResource(this.serverUrl, resourceMetadataUrl, ctx);
+    const authorizationServer = await discoverAuthorizationServer(found.issuer, ctx, {
+      fallbackToDefaults: !found.protectedResource,
+    });
+    // C19: refuse an AS that does not advertise S256, naming it.
+    if (!authorizationServer.code_challenge_methods_supported?.includes('S256') && this.grantType() === 'authorization_code') {
+      throw new ClientError(
+        'unsupported_authorization_server',
+        `${authorizationServer.issuer} does not advertise S256 in code_challenge_methods_supported; MCP requires PKCE with S256, so portcullis will not log in there`,
+      );
+    }
+    const record: ServerRecord = {
+      ...previous,
+      serverUrl: this.serverUrl,
+      resource: found.protectedResource ? canonicalResourceUrl(found.protectedResource.resource) : this.serverUrl,
+      ...(found.resourceMetadataUrl ? { resourceMetadataUrl: found.resourceMetadataUrl } : {}),
+      ...(found.protectedResource ? { protectedResource: found.protectedResource } : {}),
+      authorizationServer,
+      updatedAt: this.o.clock(),
+    };
+    if (!found.protectedResource) delete record.protectedResource;
+    if (previous?.authorizationServer && previous.authorizationServer.issuer !== authorizationServer.issuer) {
+      // C15: the resource moved to another AS; credentials of the old one are never reused.
+      this.o.logger.info({ from: previous.authorizationServer.issuer, to: authorizationServer.issuer }, 'authorization server changed');
+    }
+    await this.o.store.set(NS.servers, this.serverUrl, record);
+    return record;
+  }
+
+  private grantType() {
+    return this.o.grant?.type ?? 'authorization_code';
+  }
+
+  private async runAuthorization(request: AuthorizeRequest, mayReRegister: boolean): Promise<TokenRecord> {
+    const server = await this.discover(request);
+    const as = server.authorizationServer!;
+    const scopes = selectScopes({
+      configured: this.o.scope,
+      challenged: request.challengedScope,
+      previous: server.requestedScopes,
+      stepUp: request.stepUp ?? false,
+      protectedResource: server.protectedResource,
+      authorizationServer: as,
+      wantRefreshToken: this.grantType() === 'authorization_code',
+    });
+    const scope = scopes.length ? scopes.join(' ') : undefined;
+    let tokens: TokenRecord;
+    try {
+      tokens = await this.grant(server, as, scope, request);
+    } catch (err) {
+      if (mayReRegister && err instanceof OAuthError && err.error === 'invalid_client') {
+        const stale = await this.o.store.get<ClientRecord>(NS.clients, clientKey(this.serverUrl, as.issuer));
+        if (stale?.source === 'dcr') {
+          this.o.logger.info({ issuer: as.issuer }, 'the authorization server no longer knows this client; registering again');
+          await this.o.store.delete(NS.clients, clientKey(this.serverUrl, as.issuer));
+          return this.runAuthorization(request, false);
+        }
+      }
+      throw err;
+    }
+    await this.o.store.set(NS.tokens, tokenKey(this.serverUrl, as.issuer), tokens);
+    const latest = (await this.serverRecord()) ?? server;
+    const updated: ServerRecord = { ...latest, requestedScopes: scopes, updatedAt: this.o.clock() };
+    delete updated.lastError;
+    await this.o.store.set(NS.servers, this.serverUrl, updated);
+    this.emit('authorized', { issuer: as.issuer, scope: tokens.scope ?? scope });
+    return tokens;
+  }
+
+  private async grant(server: ServerRecord, as: AuthorizationServerMetadata, scope: string | undefined, request: AuthorizeRequest) {
+    const grant = this.o.grant ?? { type: 'authorization_code' };
+    const resource = this.resourceParam(server);
+    if (grant.type === 'client_credentials') {
+      const client = await this.client(as, undefined, scope);
+      return requestClientCredentials(as, client, { ...resource, ...(scope ? { scope } : {}) }, this.grantCtx);
+    }
+    if (grant.type === 'id-jag') return this.idJagGrant(grant, server, as, scope);
+    return this.authorizationCodeGrant(server, as, scope, request);
+  }
+
+  private async client(as: AuthorizationServerMetadata, redirectUri: string | undefined, scope: string | undefined) {
+    const key = clientKey(this.serverUrl, as.issuer);
+    const stored = await this.o.store.get<ClientRecord>(NS.clients, key);
+    const expired = stored?.clientSecretExpiresAt && stored.clientSecretExpiresAt <= this.o.clock();
+    const configuredId = this.o.registration?.clientId;
+    const usable =
+      stored &&
+      !expired &&
+      (!configuredId || stored.clientId === configuredId) &&
+      (!redirectUri || stored.source !== 'dcr' || stored.redirectUris.includes(redirectUri));
+    if (usable) return stored;
+    const client = await registerClient(as, redirectUri, scope, this.o.registration ?? {}, {
+      fetch: this.o.fetch,
+      allowHttp: this.o.allowHttp ?? false,
+      clock: this.o.clock,
+    });
+    await this.o.store.set(NS.clients, key, client);
+    this.o.logger.info({ issuer: as.issuer, source: client.source }, 'client registration ready');
+    return client;
+  }
+
+  private async authorizationCodeGrant(server: ServerRecord, as: AuthorizationServerMetadata, scope: string | undefined, request: AuthorizeRequest) {
+    const interaction = this.o.interaction;
+    if (!interaction) {
+      throw new ClientError('authorization_required', `${this.serverUrl} needs a login; run: portcullis login ${this.serverUrl}`);
+    }
+    if (!as.authorization_endpoint) throw new ClientError('discovery_failed', `${as.issuer} advertises no authorization_endpoint`);
+    try {
+      const redirectUri = await interaction.redirectUri(server.callbackPort ? { port: server.callbackPort } : {});
+      const client = await this.client(as, redirectUri, scope);
+      const state = randomToken();
+      const codeVerifier = generateCodeVerifier();
+      const url = assertBrowserUrlOr(as.authorization_endpoint);
+      const params = url.searchParams;
+      params.set('response_type', 'code');
+      params.set('client_id', client.clientId);
+      params.set('redirect_uri', redirectUri);
+      params.set('code_challenge', codeChallengeS256(codeVerifier));
+      params.set('code_challenge_method', 'S256');
+      params.set('state', state);
+      if (scope) params.set('scope', scope);
+      const resource = this.resourceParam(server).resource;
+      if (resource) params.set('resource', resource);
+      this.emit('authorization_required', { url: url.href });
+      const signal = AbortSignal.any([
+        AbortSignal.timeout(this.o.authorizationTimeoutMs ?? 300_000),
+        ...(request.signal ? [request.signal] : []),
+      ]);
+      const callbackUrl = await interaction.authorize(url, signal);
+      const tokens = await redeemAuthorizationCode(
+        as,
+        client,
+        { callbackUrl, state, codeVerifier, redirectUri, ...(resource ? { resource } : {}) },
+        this.grantCtx,
+      );
+      const port = Number(new URL(redirectUri).port);
+      if (port && port !== server.callbackPort) {
+        const latest = (await this.serverRecord()) ?? server;
+        await this.o.store.set(NS.servers, this.serverUrl, { ...latest, callbackPort: port, updatedAt: this.o.clock() });
+      }
+      return tokens;
+    } finally {
+      await interaction.close?.();
+    }
+  }
+
+  private async idJagGrant(
+    grant: Extract<GrantOption, { type: 'id-jag' }>,
+    server: ServerRecord,
+    as: AuthorizationServerMetadata,
+    scope: string | undefined,
+  ) {
+    const idp: AuthorizationServerMetadata = { issuer: new URL(grant.idpTokenEndpoint).origin, token_endpoint: grant.idpTokenEndpoint };
+    const idpClient: ClientRecord = {
+      issuer: idp.issuer,
+      clientId: grant.idpClientId,
+      ...(grant.idpClientSecret ? { clientSecret: grant.idpClientSecret } : {}),
+      tokenEndpointAuthMethod: grant.idpClientSecret ? 'client_secret_basic' : 'none',
+      redirectUris: [],
+      source: 'pre-registered',
+      registeredAt: this.o.clock(),
+    };
+    // RFC 8693 at the IdP: ID token → identity assertion JWT authorization grant for this AS.
+    const exchanged = await requestGenericGrant(
+      idp,
+      idpClient,
+      'urn:ietf:params:oauth:grant-type:token-exchange',
+      {
+        subject_token: grant.idToken,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+        requested_token_type: 'urn:ietf:params:oauth:token-type:id-jag',
+        audience: as.issuer,
+        ...this.resourceParam(server),
+        ...(scope ? { scope } : {}),
+      },
+      this.grantCtx,
+    );
+    const client = await this.client(as, undefined, scope);
+    // RFC 7523 §2.1 at the AS.
+    const response = await requestGenericGrant(
+      as,
+      client,
+      'urn:ietf:params:oauth:grant-type:jwt-bearer',
+      { assertion: exchanged.access_token, ...this.resourceParam(server), ...(scope ? { scope } : {}) },
+      this.grantCtx,
+    );
+    return tokenRecordFrom(as.issuer, response, this.o.clock());
+  }
+}
+
+function assertBrowserUrlOr(endpoint: string): URL {
+  try {
+    return assertBrowserUrl(endpoint);
+  } catch (cause) {
+    const message = cause instanceof OAuthError && cause.description ? cause.description : 'invalid authorization URL';
+    throw new ClientError('insecure_url', message, { cause });
+  }
+}
+

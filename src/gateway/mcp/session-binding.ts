@@ -1,0 +1,43 @@
+/**
+ * R18 for an HTTP upstream: the upstream mints its own `Mcp-Session-Id`, and the gateway binds it
+ * to the user who created it. The client sees `<upstream id>.<mac>`, the MAC being an HMAC of the
+ * user id and the upstream id; a session id presented by another user (or forged) fails the
+ * check and is answered 404, never forwarded (SBP §Session Hijacking). Stateless, so any
+ * replica sharing the secret can check it.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** 128-bit tag, base64url (22 characters; never contains '.'). */
+const TAG_BYTES = 16;
+
+export interface SessionBinding {
+  /** The id handed to the client for an upstream session created by `userId`. */
+  wrap(upstreamId: string, userId: string): string;
+  /** The upstream id, if `clientId` was issued to `userId`; else undefined. */
+  unwrap(clientId: string, userId: string): string | undefined;
+}
+
+export function createSessionBinding(secret: Uint8Array = randomBytes(32)): SessionBinding {
+  if (secret.byteLength < 16) throw new TypeError('sessionSecret must be at least 16 bytes');
+  const key = Buffer.from(secret);
+  const tag = (upstreamId: string, userId: string) =>
+    createHmac('sha256', key)
+      .update(userId)
+      .update('\0')
+      .update(upstreamId)
+      .digest()
+      .subarray(0, TAG_BYTES);
+  return {
+    wrap(upstreamId, userId) {
+      return `${upstreamId}.${tag(upstreamId, userId).toString('base64url')}`;
+    },
+    unwrap(clientId, userId) {
+      const dot = clientId.lastIndexOf('.');
+      if (dot <= 0) return undefined;
+      const upstreamId = clientId.slice(0, dot);
+      const presented = Buffer.from(clientId.slice(dot + 1), 'base64url');
+      if (presented.length !== TAG_BYTES) return undefined;
+      return timingSafeEqual(presented, tag(upstreamId, userId)) ? upstreamId : undefined;
+    },
+  };
+}
