@@ -13,6 +13,7 @@ import { discoverAuthorizationServer, discoverProtectedResource } from './discov
 import { ClientError } from './errors.js';
 import {
   type GrantContext,
+  exchangeToken,
   redeemAuthorizationCode,
   refreshAccessToken,
   requestClientCredentials,
@@ -222,8 +223,9 @@ export class Authorizer {
     const ctx = { fetch: this.o.fetch, allowHttp: this.o.allowHttp ?? false, ...(request.signal ? { signal: request.signal } : {}) };
     const resourceMetadataUrl = request.resourceMetadataUrl ?? previous?.resourceMetadataUrl;
     const found = await discoverProtectedResource(this.serverUrl, resourceMetadataUrl, ctx);
+    // No PRM: the 2025-03-26 rules apply (the origin is the AS, whatever issuer it names).
     const authorizationServer = await discoverAuthorizationServer(found.issuer, ctx, {
-      fallbackToDefaults: !found.protectedResource,
+      legacy: !found.protectedResource,
     });
     // C19: refuse an AS that does not advertise S256, naming it.
     if (!authorizationServer.code_challenge_methods_supported?.includes('S256') && this.grantType() === 'authorization_code') {
@@ -384,10 +386,9 @@ export class Authorizer {
       registeredAt: this.o.clock(),
     };
     // RFC 8693 at the IdP: ID token → identity assertion JWT authorization grant for this AS.
-    const exchanged = await requestGenericGrant(
+    const assertion = await exchangeToken(
       idp,
       idpClient,
-      'urn:ietf:params:oauth:grant-type:token-exchange',
       {
         subject_token: grant.idToken,
         subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
@@ -404,7 +405,7 @@ export class Authorizer {
       as,
       client,
       'urn:ietf:params:oauth:grant-type:jwt-bearer',
-      { assertion: exchanged.access_token, ...this.resourceParam(server), ...(scope ? { scope } : {}) },
+      { assertion, ...this.resourceParam(server), ...(scope ? { scope } : {}) },
       this.grantCtx,
     );
     return tokenRecordFrom(as.issuer, response, this.o.clock());

@@ -120,7 +120,7 @@ export function authorizationServerMetadataUrls(issuer: string): URL[] {
 export async function discoverAuthorizationServer(
   issuer: string,
   ctx: DiscoveryContext,
-  opts: { fallbackToDefaults: boolean },
+  opts: { legacy: boolean },
 ): Promise<AuthorizationServerMetadata> {
   toSecure(issuer, 'authorization server', ctx);
   for (const url of authorizationServerMetadataUrls(issuer)) {
@@ -128,7 +128,8 @@ export async function discoverAuthorizationServer(
     if (json === undefined) continue;
     const metadata = parseDocument(AuthorizationServerMetadata, json, `authorization server metadata at ${url.href}`);
     // RFC 8414 §3.3 / SEP-2468 (C8): the issuer must be the one the URL was built from.
-    if (!sameIssuer(metadata.issuer, issuer)) {
+    // (2025-03-26 servers without PRM predate that rule: their origin's metadata is taken as is.)
+    if (!opts.legacy && !sameIssuer(metadata.issuer, issuer)) {
       throw new ClientError(
         'discovery_failed',
         `authorization server metadata at ${url.href} claims issuer ${metadata.issuer}, expected ${issuer} (RFC 8414 §3.3)`,
@@ -137,7 +138,7 @@ export async function discoverAuthorizationServer(
     checkEndpoints(metadata, ctx);
     return metadata;
   }
-  if (opts.fallbackToDefaults) {
+  if (opts.legacy) {
     // 2025-03-26 §2.3.3: default endpoints relative to the server's origin.
     const origin = new URL(issuer).origin;
     return {

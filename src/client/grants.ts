@@ -228,6 +228,45 @@ export async function requestGenericGrant(
   }
 }
 
+/**
+ * RFC 8693 token exchange. Its response may carry `token_type: N_A` (§2.2.1: the issued token is
+ * not an access token), which oauth4webapi's token response processing refuses, so the body is
+ * checked here: HTTP 200, an `access_token` string, and the `issued_token_type` asked for.
+ */
+export async function exchangeToken(
+  as: AuthorizationServerMetadata,
+  client: ClientRecord,
+  params: Record<string, string | undefined>,
+  ctx: GrantContext,
+): Promise<string> {
+  let response: Response;
+  try {
+    response = await oauth.genericTokenEndpointRequest(
+      asServer(as),
+      asClient(client),
+      await clientAuthentication(client, ctx),
+      'urn:ietf:params:oauth:grant-type:token-exchange',
+      extraParams(params),
+      requestOptions(tokenEndpoint(as), ctx),
+    );
+  } catch (err) {
+    translate(err, 'the token exchange', as.issuer);
+  }
+  const body = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined;
+  if (response.status !== 200 || typeof body?.['access_token'] !== 'string') {
+    const error = typeof body?.['error'] === 'string' ? body['error'] : 'invalid_response';
+    const description = typeof body?.['error_description'] === 'string' ? body['error_description'] : undefined;
+    throw new OAuthError(error, description ?? `the token exchange at ${as.issuer} failed (HTTP ${response.status})`, {
+      status: response.status,
+    });
+  }
+  const wanted = params['requested_token_type'];
+  if (wanted && body['issued_token_type'] !== undefined && body['issued_token_type'] !== wanted) {
+    throw new ClientError('token_request_failed', `${as.issuer} issued a ${String(body['issued_token_type'])}, not a ${wanted}`);
+  }
+  return body['access_token'];
+}
+
 export function tokenRecordFrom(issuer: string, response: oauth.TokenEndpointResponse, now: number): TokenRecord {
   return toTokenRecord(issuer, response, now);
 }
