@@ -8,7 +8,9 @@ import { type Logger, silentLogger } from '../logger.js';
 import { bearerChallenge } from '../oauth/www-authenticate.js';
 import type { Store } from '../store/store.js';
 import { Authorizer, type GrantOption } from './authorizer.js';
+import { dpopResourceRequest } from './dpop.js';
 import type { RegistrationOptions } from './registration.js';
+import type { TokenRecord } from './state.js';
 import type { AuthFetch, Interaction } from './types.js';
 
 export interface AuthFetchOptions {
@@ -23,6 +25,8 @@ export interface AuthFetchOptions {
   signingAlgorithm?: string;
   /** Overrides scope selection (space-separated). */
   scope?: string;
+  /** DPoP-bound tokens (RFC 9449): 'auto' (default) when the AS advertises DPoP. */
+  dpop?: boolean | 'auto';
   /** Send RFC 8707 `resource` (default true); false for IdPs that reject it. */
   resource?: boolean;
   /** Refresh this many seconds before expiry. Default 60. */
@@ -51,6 +55,7 @@ export function createAuthFetch(options: AuthFetchOptions): AuthFetch & { author
     privateKeyPem: options.privateKeyPem,
     signingAlgorithm: options.signingAlgorithm,
     scope: options.scope,
+    dpop: options.dpop,
     resource: options.resource,
     refreshSkewSeconds: options.refreshSkewSeconds,
     allowHttp: options.allowHttp,
@@ -63,17 +68,28 @@ export function createAuthFetch(options: AuthFetchOptions): AuthFetch & { author
   const maxStepUps = options.maxStepUps ?? 2;
   const staticHeaders = Object.entries(options.headers ?? {});
 
-  const send = (input: string | URL | Request, init: RequestInit, token: string | undefined) => {
+  const send = async (input: string | URL | Request, init: RequestInit, token: TokenRecord | undefined) => {
     const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
     for (const [k, v] of staticHeaders) headers.set(k, v);
-    if (token) headers.set('authorization', `Bearer ${token}`);
-    else headers.delete('authorization');
+    headers.delete('authorization');
+    if (token && token.tokenType.toLowerCase() === 'dpop') {
+      const url = input instanceof Request ? input.url : String(input);
+      return dpopResourceRequest(
+        await authorizer.dpop(),
+        token.accessToken,
+        url,
+        { ...init, headers },
+        baseFetch,
+      );
+    }
+    if (token) headers.set('authorization', `Bearer ${token.accessToken}`);
     return baseFetch(input, { ...init, headers });
   };
 
   const authFetch = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
     const replayable = await makeReplayable(input, init);
-    let token = (await authorizer.accessToken())?.accessToken;
+    const signal = replayable.init.signal ?? undefined;
+    let token = await authorizer.accessToken();
     let response = await send(replayable.input, replayable.init, token);
     let retriedUnauthorized = false;
     let stepUps = 0;
@@ -82,18 +98,21 @@ export function createAuthFetch(options: AuthFetchOptions): AuthFetch & { author
       if (response.status === 401 && !retriedUnauthorized) {
         retriedUnauthorized = true;
         await response.body?.cancel();
-        token = (await recover(token, challenge, init.signal ?? undefined)).accessToken;
-      } else if (response.status === 403 && challenge['error'] === 'insufficient_scope' && stepUps < maxStepUps) {
+        token = await recover(token?.accessToken, challenge, signal);
+      } else if (
+        response.status === 403 &&
+        challenge['error'] === 'insufficient_scope' &&
+        stepUps < maxStepUps
+      ) {
         stepUps++;
         await response.body?.cancel();
-        const tokens = await authorizer.authorize({
+        token = await authorizer.authorize({
           stepUp: true,
           challengedScope: challenge['scope'],
           resourceMetadataUrl: challenge['resource_metadata'],
-          rejectedToken: token,
-          signal: init.signal ?? undefined,
+          rejectedToken: token?.accessToken,
+          signal,
         });
-        token = tokens.accessToken;
       } else {
         return response;
       }
@@ -101,26 +120,35 @@ export function createAuthFetch(options: AuthFetchOptions): AuthFetch & { author
     }
   };
 
-  /** 401: a rejected token is refreshed if we can; otherwise (or if that fails) authorize. */
-  const recover = async (token: string | undefined, challenge: Record<string, string>, signal: AbortSignal | undefined) => {
-    if (token) {
-      const server = await authorizer.serverRecord();
-      const stored = server ? await authorizer.accessToken().catch(() => undefined) : undefined;
-      if (stored && stored.accessToken !== token) return stored; // another caller already got a new one
-      if (stored?.refreshToken) {
-        try {
-          return await authorizer.refresh(token);
-        } catch (err) {
-          if (!options.interaction) throw err;
-        }
+  /**
+   * 401 on a token we sent: if the resource moved to another AS, authorize there (SEP-2352);
+   * if another caller already holds a newer token, use it; else refresh, and if that is not
+   * possible, authorize.
+   */
+  const recover = async (
+    rejected: string | undefined,
+    challenge: Record<string, string>,
+    signal: AbortSignal | undefined,
+  ): Promise<TokenRecord> => {
+    const authorize = () =>
+      authorizer.authorize({
+        resourceMetadataUrl: challenge['resource_metadata'],
+        challengedScope: challenge['scope'],
+        rejectedToken: rejected,
+        signal,
+      });
+    if (!rejected || (await authorizer.authorizationServerMoved(challenge['resource_metadata'])))
+      return authorize();
+    const stored = await authorizer.accessToken().catch(() => undefined);
+    if (stored && stored.accessToken !== rejected) return stored;
+    if (stored?.refreshToken) {
+      try {
+        return await authorizer.refresh(rejected);
+      } catch (err) {
+        if (!options.interaction) throw err;
       }
     }
-    return authorizer.authorize({
-      resourceMetadataUrl: challenge['resource_metadata'],
-      challengedScope: challenge['scope'],
-      rejectedToken: token,
-      signal,
-    });
+    return authorize();
   };
 
   return Object.assign(authFetch, {
@@ -129,9 +157,11 @@ export function createAuthFetch(options: AuthFetchOptions): AuthFetch & { author
     async authorize(opts: { signal?: AbortSignal } = {}) {
       const current = await authorizer.accessToken();
       if (current) return;
-      const probe = await send(authorizer.serverUrl, { method: 'GET', headers: { accept: 'text/event-stream' } }, undefined).catch(
-        () => undefined,
-      );
+      const probe = await send(
+        authorizer.serverUrl,
+        { method: 'GET', headers: { accept: 'text/event-stream' } },
+        undefined,
+      ).catch(() => undefined);
       const challenge = bearerChallenge(probe?.headers.get('www-authenticate')) ?? {};
       await probe?.body?.cancel().catch(() => {});
       await authorizer.authorize({

@@ -3,24 +3,26 @@
  * discovery → registration → grant, refreshing it before it expires, and re-authorizing on
  * step-up. Everything a person or another process could race on goes through the Store's lock.
  */
+import type * as oauth from 'oauth4webapi';
+import type { Logger } from '../logger.js';
 import { OAuthError } from '../oauth/errors.js';
 import type { AuthorizationServerMetadata } from '../oauth/metadata.js';
 import { codeChallengeS256, generateCodeVerifier, randomToken } from '../oauth/pkce.js';
 import { assertBrowserUrl, canonicalResourceUrl } from '../oauth/url-rules.js';
-import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
 import { discoverAuthorizationServer, discoverProtectedResource } from './discovery.js';
+import { createDpopHandle, loadDpopKeyPair } from './dpop.js';
 import { ClientError } from './errors.js';
 import {
-  type GrantContext,
   exchangeToken,
+  type GrantContext,
   redeemAuthorizationCode,
   refreshAccessToken,
   requestClientCredentials,
   requestGenericGrant,
   tokenRecordFrom,
 } from './grants.js';
-import { registerClient, type RegistrationOptions } from './registration.js';
+import { type RegistrationOptions, registerClient } from './registration.js';
 import { selectScopes } from './scopes.js';
 import { type ClientRecord, clientKey, NS, type ServerRecord, type TokenRecord, tokenKey } from './state.js';
 import type { Interaction } from './types.js';
@@ -28,8 +30,16 @@ import type { Interaction } from './types.js';
 export type GrantOption =
   | { type: 'authorization_code' }
   | { type: 'client_credentials' }
+  /** RFC 7523 jwt-bearer with an assertion the host supplies (e.g. workload identity federation). */
+  | { type: 'jwt-bearer'; assertion: string | (() => Promise<string>) }
   /** Enterprise-managed authorization (ID-JAG): RFC 8693 exchange at the IdP, then RFC 7523 at the AS. */
-  | { type: 'id-jag'; idToken: string; idpTokenEndpoint: string; idpClientId: string; idpClientSecret?: string };
+  | {
+      type: 'id-jag';
+      idToken: string;
+      idpTokenEndpoint: string;
+      idpClientId: string;
+      idpClientSecret?: string;
+    };
 
 export interface AuthorizerOptions {
   serverUrl: string;
@@ -40,6 +50,8 @@ export interface AuthorizerOptions {
   privateKeyPem?: string | undefined;
   signingAlgorithm?: string | undefined;
   scope?: string | undefined;
+  /** DPoP-bound tokens (RFC 9449): 'auto' (default) uses them when the AS advertises DPoP. */
+  dpop?: boolean | 'auto' | undefined;
   /** RFC 8707 `resource` on authorize and token requests (C21); false for IdPs that reject it. */
   resource?: boolean | undefined;
   refreshSkewSeconds?: number | undefined;
@@ -66,20 +78,47 @@ export class Authorizer {
   private readonly o: AuthorizerOptions;
   private refreshing: Promise<TokenRecord> | undefined;
   private authorizing: Promise<TokenRecord> | undefined;
+  private dpopHandle: Promise<oauth.DPoPHandle> | undefined;
 
   constructor(options: AuthorizerOptions) {
     this.o = options;
     this.serverUrl = canonicalResourceUrl(options.serverUrl);
   }
 
-  private get grantCtx(): GrantContext {
+  private async grantCtx(as: AuthorizationServerMetadata): Promise<GrantContext> {
+    const useDpop =
+      this.o.dpop === true || (this.o.dpop !== false && Boolean(as['dpop_signing_alg_values_supported']));
     return {
       fetch: this.o.fetch,
       allowHttp: this.o.allowHttp ?? false,
       clock: this.o.clock,
       ...(this.o.privateKeyPem ? { privateKeyPem: this.o.privateKeyPem } : {}),
       ...(this.o.signingAlgorithm ? { signingAlgorithm: this.o.signingAlgorithm } : {}),
+      ...(useDpop ? { dpop: await this.dpop() } : {}),
     };
+  }
+
+  /** The DPoP handle (key pair kept in the Store, nonces cached per origin), made once. */
+  dpop(): Promise<oauth.DPoPHandle> {
+    this.dpopHandle ??= loadDpopKeyPair(this.o.store, this.serverUrl).then(createDpopHandle);
+    return this.dpopHandle;
+  }
+
+  /**
+   * SEP-2352 (C15): has the resource moved to another authorization server? Re-reads PRM and
+   * compares issuers; credentials of the old AS are then never used at the new one.
+   */
+  async authorizationServerMoved(resourceMetadataUrl: string | undefined): Promise<boolean> {
+    const server = await this.serverRecord();
+    const known = server?.authorizationServer?.issuer;
+    if (!server || !known || !server.protectedResource) return false;
+    const ctx = { fetch: this.o.fetch, allowHttp: this.o.allowHttp ?? false };
+    const found = await discoverProtectedResource(
+      this.serverUrl,
+      resourceMetadataUrl ?? server.resourceMetadataUrl,
+      ctx,
+    ).catch(() => undefined);
+    return found !== undefined && found.issuer !== known;
   }
 
   private emit(type: string, detail: Record<string, unknown>) {
@@ -132,12 +171,20 @@ export class Authorizer {
     const key = tokenKey(this.serverUrl, as.issuer);
     return this.o.store.withLock(NS.tokens, key, async () => {
       const current = await this.o.store.get<TokenRecord>(NS.tokens, key);
-      if (!current) throw new ClientError('reauth_required', `no tokens stored for ${this.serverUrl}; log in again`);
+      if (!current)
+        throw new ClientError('reauth_required', `no tokens stored for ${this.serverUrl}; log in again`);
       if (current.accessToken !== staleAccessToken && !this.expiresSoon(current)) return current;
       const client = await this.o.store.get<ClientRecord>(NS.clients, clientKey(this.serverUrl, as.issuer));
-      if (!client) throw new ClientError('reauth_required', `no client registration stored for ${this.serverUrl}`);
+      if (!client)
+        throw new ClientError('reauth_required', `no client registration stored for ${this.serverUrl}`);
       try {
-        const next = await refreshAccessToken(as, client, current, this.resourceParam(server), this.grantCtx);
+        const next = await refreshAccessToken(
+          as,
+          client,
+          current,
+          this.resourceParam(server),
+          await this.grantCtx(as),
+        );
         await this.o.store.set(NS.tokens, key, next);
         await this.recordError(undefined);
         this.emit('token_refreshed', { expiresAt: next.expiresAt });
@@ -149,17 +196,27 @@ export class Authorizer {
     });
   }
 
-  private async refreshFailed(err: unknown, client: ClientRecord, key: string, current: TokenRecord): Promise<never> {
-    const code = err instanceof OAuthError ? err.error : err instanceof ClientError ? err.code : 'network_error';
+  private async refreshFailed(
+    err: unknown,
+    client: ClientRecord,
+    key: string,
+    current: TokenRecord,
+  ): Promise<never> {
+    const code =
+      err instanceof OAuthError ? err.error : err instanceof ClientError ? err.code : 'network_error';
     if (code === 'invalid_grant') {
       // The grant is gone (revoked, expired, or rotated elsewhere): drop tokens, keep the registration.
       await this.o.store.delete(NS.tokens, key);
     } else if (code === 'invalid_client' || code === 'unauthorized_client') {
       // The AS forgot this client: drop it too, so the next login registers again.
       await this.o.store.delete(NS.tokens, key);
-      if (client.source === 'dcr') await this.o.store.delete(NS.clients, clientKey(this.serverUrl, client.issuer));
+      if (client.source === 'dcr')
+        await this.o.store.delete(NS.clients, clientKey(this.serverUrl, client.issuer));
     } else {
-      await this.o.store.set(NS.tokens, key, { ...current, refreshError: { error: code, at: this.o.clock() } });
+      await this.o.store.set(NS.tokens, key, {
+        ...current,
+        refreshError: { error: code, at: this.o.clock() },
+      });
     }
     const why = err instanceof Error ? err.message : String(err);
     const message = `refreshing the access token for ${this.serverUrl} failed (${why}); log in again with: portcullis login ${this.serverUrl}`;
@@ -209,7 +266,10 @@ export class Authorizer {
           return await this.runAuthorization(request, true);
         } catch (err) {
           if (err instanceof ClientError || err instanceof OAuthError) {
-            await this.recordError({ code: err instanceof ClientError ? err.code : err.error, message: err.message });
+            await this.recordError({
+              code: err instanceof ClientError ? err.code : err.error,
+              message: err.message,
+            });
           }
           throw err;
         }
@@ -220,7 +280,11 @@ export class Authorizer {
 
   private async discover(request: AuthorizeRequest): Promise<ServerRecord> {
     const previous = await this.serverRecord();
-    const ctx = { fetch: this.o.fetch, allowHttp: this.o.allowHttp ?? false, ...(request.signal ? { signal: request.signal } : {}) };
+    const ctx = {
+      fetch: this.o.fetch,
+      allowHttp: this.o.allowHttp ?? false,
+      ...(request.signal ? { signal: request.signal } : {}),
+    };
     const resourceMetadataUrl = request.resourceMetadataUrl ?? previous?.resourceMetadataUrl;
     const found = await discoverProtectedResource(this.serverUrl, resourceMetadataUrl, ctx);
     // No PRM: the 2025-03-26 rules apply (the origin is the AS, whatever issuer it names).
@@ -228,7 +292,10 @@ export class Authorizer {
       legacy: !found.protectedResource,
     });
     // C19: refuse an AS that does not advertise S256, naming it.
-    if (!authorizationServer.code_challenge_methods_supported?.includes('S256') && this.grantType() === 'authorization_code') {
+    if (
+      !authorizationServer.code_challenge_methods_supported?.includes('S256') &&
+      this.grantType() === 'authorization_code'
+    ) {
       throw new ClientError(
         'unsupported_authorization_server',
         `${authorizationServer.issuer} does not advertise S256 in code_challenge_methods_supported; MCP requires PKCE with S256, so portcullis will not log in there`,
@@ -237,7 +304,9 @@ export class Authorizer {
     const record: ServerRecord = {
       ...previous,
       serverUrl: this.serverUrl,
-      resource: found.protectedResource ? canonicalResourceUrl(found.protectedResource.resource) : this.serverUrl,
+      resource: found.protectedResource
+        ? canonicalResourceUrl(found.protectedResource.resource)
+        : this.serverUrl,
       ...(found.resourceMetadataUrl ? { resourceMetadataUrl: found.resourceMetadataUrl } : {}),
       ...(found.protectedResource ? { protectedResource: found.protectedResource } : {}),
       authorizationServer,
@@ -246,7 +315,10 @@ export class Authorizer {
     if (!found.protectedResource) delete record.protectedResource;
     if (previous?.authorizationServer && previous.authorizationServer.issuer !== authorizationServer.issuer) {
       // C15: the resource moved to another AS; credentials of the old one are never reused.
-      this.o.logger.info({ from: previous.authorizationServer.issuer, to: authorizationServer.issuer }, 'authorization server changed');
+      this.o.logger.info(
+        { from: previous.authorizationServer.issuer, to: authorizationServer.issuer },
+        'authorization server changed',
+      );
     }
     await this.o.store.set(NS.servers, this.serverUrl, record);
     return record;
@@ -276,7 +348,10 @@ export class Authorizer {
       if (mayReRegister && err instanceof OAuthError && err.error === 'invalid_client') {
         const stale = await this.o.store.get<ClientRecord>(NS.clients, clientKey(this.serverUrl, as.issuer));
         if (stale?.source === 'dcr') {
-          this.o.logger.info({ issuer: as.issuer }, 'the authorization server no longer knows this client; registering again');
+          this.o.logger.info(
+            { issuer: as.issuer },
+            'the authorization server no longer knows this client; registering again',
+          );
           await this.o.store.delete(NS.clients, clientKey(this.serverUrl, as.issuer));
           return this.runAuthorization(request, false);
         }
@@ -292,18 +367,44 @@ export class Authorizer {
     return tokens;
   }
 
-  private async grant(server: ServerRecord, as: AuthorizationServerMetadata, scope: string | undefined, request: AuthorizeRequest) {
+  private async grant(
+    server: ServerRecord,
+    as: AuthorizationServerMetadata,
+    scope: string | undefined,
+    request: AuthorizeRequest,
+  ) {
     const grant = this.o.grant ?? { type: 'authorization_code' };
     const resource = this.resourceParam(server);
     if (grant.type === 'client_credentials') {
       const client = await this.client(as, undefined, scope);
-      return requestClientCredentials(as, client, { ...resource, ...(scope ? { scope } : {}) }, this.grantCtx);
+      return requestClientCredentials(
+        as,
+        client,
+        { ...resource, ...(scope ? { scope } : {}) },
+        await this.grantCtx(as),
+      );
+    }
+    if (grant.type === 'jwt-bearer') {
+      const client = await this.client(as, undefined, scope);
+      const assertion = typeof grant.assertion === 'string' ? grant.assertion : await grant.assertion();
+      const response = await requestGenericGrant(
+        as,
+        client,
+        'urn:ietf:params:oauth:grant-type:jwt-bearer',
+        { assertion, ...resource, ...(scope ? { scope } : {}) },
+        await this.grantCtx(as),
+      );
+      return tokenRecordFrom(as.issuer, response, this.o.clock());
     }
     if (grant.type === 'id-jag') return this.idJagGrant(grant, server, as, scope);
     return this.authorizationCodeGrant(server, as, scope, request);
   }
 
-  private async client(as: AuthorizationServerMetadata, redirectUri: string | undefined, scope: string | undefined) {
+  private async client(
+    as: AuthorizationServerMetadata,
+    redirectUri: string | undefined,
+    scope: string | undefined,
+  ) {
     const key = clientKey(this.serverUrl, as.issuer);
     const stored = await this.o.store.get<ClientRecord>(NS.clients, key);
     const expired = stored?.clientSecretExpiresAt && stored.clientSecretExpiresAt <= this.o.clock();
@@ -324,14 +425,25 @@ export class Authorizer {
     return client;
   }
 
-  private async authorizationCodeGrant(server: ServerRecord, as: AuthorizationServerMetadata, scope: string | undefined, request: AuthorizeRequest) {
+  private async authorizationCodeGrant(
+    server: ServerRecord,
+    as: AuthorizationServerMetadata,
+    scope: string | undefined,
+    request: AuthorizeRequest,
+  ) {
     const interaction = this.o.interaction;
     if (!interaction) {
-      throw new ClientError('authorization_required', `${this.serverUrl} needs a login; run: portcullis login ${this.serverUrl}`);
+      throw new ClientError(
+        'authorization_required',
+        `${this.serverUrl} needs a login; run: portcullis login ${this.serverUrl}`,
+      );
     }
-    if (!as.authorization_endpoint) throw new ClientError('discovery_failed', `${as.issuer} advertises no authorization_endpoint`);
+    if (!as.authorization_endpoint)
+      throw new ClientError('discovery_failed', `${as.issuer} advertises no authorization_endpoint`);
     try {
-      const redirectUri = await interaction.redirectUri(server.callbackPort ? { port: server.callbackPort } : {});
+      const redirectUri = await interaction.redirectUri(
+        server.callbackPort ? { port: server.callbackPort } : {},
+      );
       const client = await this.client(as, redirectUri, scope);
       const state = randomToken();
       const codeVerifier = generateCodeVerifier();
@@ -356,12 +468,16 @@ export class Authorizer {
         as,
         client,
         { callbackUrl, state, codeVerifier, redirectUri, ...(resource ? { resource } : {}) },
-        this.grantCtx,
+        await this.grantCtx(as),
       );
       const port = Number(new URL(redirectUri).port);
       if (port && port !== server.callbackPort) {
         const latest = (await this.serverRecord()) ?? server;
-        await this.o.store.set(NS.servers, this.serverUrl, { ...latest, callbackPort: port, updatedAt: this.o.clock() });
+        await this.o.store.set(NS.servers, this.serverUrl, {
+          ...latest,
+          callbackPort: port,
+          updatedAt: this.o.clock(),
+        });
       }
       return tokens;
     } finally {
@@ -375,7 +491,10 @@ export class Authorizer {
     as: AuthorizationServerMetadata,
     scope: string | undefined,
   ) {
-    const idp: AuthorizationServerMetadata = { issuer: new URL(grant.idpTokenEndpoint).origin, token_endpoint: grant.idpTokenEndpoint };
+    const idp: AuthorizationServerMetadata = {
+      issuer: new URL(grant.idpTokenEndpoint).origin,
+      token_endpoint: grant.idpTokenEndpoint,
+    };
     const idpClient: ClientRecord = {
       issuer: idp.issuer,
       clientId: grant.idpClientId,
@@ -397,7 +516,7 @@ export class Authorizer {
         ...this.resourceParam(server),
         ...(scope ? { scope } : {}),
       },
-      this.grantCtx,
+      await this.grantCtx(idp),
     );
     const client = await this.client(as, undefined, scope);
     // RFC 7523 §2.1 at the AS.
@@ -406,7 +525,7 @@ export class Authorizer {
       client,
       'urn:ietf:params:oauth:grant-type:jwt-bearer',
       { assertion, ...this.resourceParam(server), ...(scope ? { scope } : {}) },
-      this.grantCtx,
+      await this.grantCtx(as),
     );
     return tokenRecordFrom(as.issuer, response, this.o.clock());
   }
@@ -416,8 +535,8 @@ function assertBrowserUrlOr(endpoint: string): URL {
   try {
     return assertBrowserUrl(endpoint);
   } catch (cause) {
-    const message = cause instanceof OAuthError && cause.description ? cause.description : 'invalid authorization URL';
+    const message =
+      cause instanceof OAuthError && cause.description ? cause.description : 'invalid authorization URL';
     throw new ClientError('insecure_url', message, { cause });
   }
 }
-

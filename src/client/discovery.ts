@@ -10,8 +10,8 @@ import { boundedFetch } from '../oauth/bounded-fetch.js';
 import { OAuthError } from '../oauth/errors.js';
 import {
   AuthorizationServerMetadata,
-  parseDocument,
   ProtectedResourceMetadata,
+  parseDocument,
   readJson,
 } from '../oauth/metadata.js';
 import { assertSecureUrl, canonicalResourceUrl, wellKnownUrl } from '../oauth/url-rules.js';
@@ -39,7 +39,12 @@ async function fetchDocument(url: URL, what: string, ctx: DiscoveryContext): Pro
     { headers: { accept: 'application/json', ...ctx.headers }, redirect: 'follow' },
     { fetch: ctx.fetch, maxBytes: 256 * 1024, ...(ctx.signal ? { signal: ctx.signal } : {}) },
   );
-  if (response.status === 404 || response.status === 405 || response.status === 400 || response.status === 401) {
+  if (
+    response.status === 404 ||
+    response.status === 405 ||
+    response.status === 400 ||
+    response.status === 401
+  ) {
     await response.body?.cancel();
     return undefined;
   }
@@ -88,7 +93,10 @@ export async function discoverProtectedResource(
     checkResource(serverUrl, prm.resource);
     const issuer = prm.authorization_servers?.[0];
     if (!issuer) {
-      throw new ClientError('discovery_failed', `protected resource metadata at ${url.href} lists no authorization server`);
+      throw new ClientError(
+        'discovery_failed',
+        `protected resource metadata at ${url.href} lists no authorization server`,
+      );
     }
     toSecure(issuer, 'authorization server', ctx);
     return { protectedResource: prm, resourceMetadataUrl: url.href, issuer };
@@ -126,7 +134,11 @@ export async function discoverAuthorizationServer(
   for (const url of authorizationServerMetadataUrls(issuer)) {
     const json = await fetchDocument(url, 'authorization server metadata', ctx);
     if (json === undefined) continue;
-    const metadata = parseDocument(AuthorizationServerMetadata, json, `authorization server metadata at ${url.href}`);
+    const metadata = parseDocument(
+      AuthorizationServerMetadata,
+      json,
+      `authorization server metadata at ${url.href}`,
+    );
     // RFC 8414 §3.3 / SEP-2468 (C8): the issuer must be the one the URL was built from.
     // (2025-03-26 servers without PRM predate that rule: their origin's metadata is taken as is.)
     if (!opts.legacy && !sameIssuer(metadata.issuer, issuer)) {
@@ -160,7 +172,12 @@ function sameIssuer(a: string, b: string): boolean {
 }
 
 function checkEndpoints(metadata: AuthorizationServerMetadata, ctx: DiscoveryContext) {
-  for (const name of ['authorization_endpoint', 'token_endpoint', 'registration_endpoint', 'revocation_endpoint'] as const) {
+  for (const name of [
+    'authorization_endpoint',
+    'token_endpoint',
+    'registration_endpoint',
+    'revocation_endpoint',
+  ] as const) {
     const value = metadata[name];
     if (value) toSecure(value, `${name} of ${metadata.issuer}`, ctx);
   }
@@ -170,7 +187,8 @@ function toSecure(url: string, what: string, ctx: DiscoveryContext): URL {
   try {
     return assertSecureUrl(url, what, { allowHttp: ctx.allowHttp });
   } catch (cause) {
-    const message = cause instanceof OAuthError && cause.description ? cause.description : `${what} is not a valid URL`;
+    const message =
+      cause instanceof OAuthError && cause.description ? cause.description : `${what} is not a valid URL`;
     throw new ClientError('insecure_url', message, { cause });
   }
 }

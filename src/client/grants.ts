@@ -8,6 +8,7 @@ import { createPrivateKey } from 'node:crypto';
 import * as oauth from 'oauth4webapi';
 import { OAuthError } from '../oauth/errors.js';
 import type { AuthorizationServerMetadata } from '../oauth/metadata.js';
+import { withDpopNonceRetry } from './dpop.js';
 import { ClientError } from './errors.js';
 import { type RequestContext, requestOptions } from './oauth4webapi-options.js';
 import type { ClientRecord, TokenRecord } from './state.js';
@@ -57,7 +58,10 @@ function clientSecretBasic(clientId: string, clientSecret: string): oauth.Client
 
 function requireSecret(client: ClientRecord): string {
   if (!client.clientSecret) {
-    throw new ClientError('registration_failed', `client ${client.clientId} uses ${client.tokenEndpointAuthMethod} but has no secret`);
+    throw new ClientError(
+      'registration_failed',
+      `client ${client.clientId} uses ${client.tokenEndpointAuthMethod} but has no secret`,
+    );
   }
   return client.clientSecret;
 }
@@ -71,18 +75,29 @@ async function importPrivateKey(ctx: GrantContext): Promise<oauth.PrivateKey> {
   let algorithm: EcKeyImportParams | RsaHashedImportParams | { name: 'Ed25519' };
   if (jwk.kty === 'EC') algorithm = { name: 'ECDSA', namedCurve: jwk.crv ?? 'P-256' };
   else if (jwk.kty === 'OKP') algorithm = { name: 'Ed25519' };
-  else algorithm = { name: ctx.signingAlgorithm?.startsWith('PS') ? 'RSA-PSS' : 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+  else
+    algorithm = {
+      name: ctx.signingAlgorithm?.startsWith('PS') ? 'RSA-PSS' : 'RSASSA-PKCS1-v1_5',
+      hash: 'SHA-256',
+    };
   const key = await crypto.subtle.importKey('jwk', jwk as JsonWebKey, algorithm, false, ['sign']);
   return { key };
 }
 
-function toTokenRecord(issuer: string, response: oauth.TokenEndpointResponse, now: number, previous?: TokenRecord): TokenRecord {
+function toTokenRecord(
+  issuer: string,
+  response: oauth.TokenEndpointResponse,
+  now: number,
+  previous?: TokenRecord,
+): TokenRecord {
   return {
     issuer,
     accessToken: response.access_token,
     tokenType: response.token_type,
     // OAuth 2.1 §4.3.2 (C37): a new refresh token replaces the old; none returned keeps the old.
-    ...((response.refresh_token ?? previous?.refreshToken) ? { refreshToken: response.refresh_token ?? previous?.refreshToken } : {}),
+    ...((response.refresh_token ?? previous?.refreshToken)
+      ? { refreshToken: response.refresh_token ?? previous?.refreshToken }
+      : {}),
     ...((response.scope ?? previous?.scope) ? { scope: response.scope ?? previous?.scope } : {}),
     issuedAt: now,
     ...(typeof response.expires_in === 'number' ? { expiresAt: now + response.expires_in * 1000 } : {}),
@@ -99,14 +114,17 @@ function translate(err: unknown, what: string, issuer: string): never {
     });
   }
   if (err instanceof oauth.AuthorizationResponseError) {
-    throw new OAuthError(err.error, err.error_description ?? `authorization refused by ${issuer}`, { cause: err });
+    throw new OAuthError(err.error, err.error_description ?? `authorization refused by ${issuer}`, {
+      cause: err,
+    });
   }
   const detail = err instanceof Error ? err.message : String(err);
   throw new ClientError('token_request_failed', `${what} at ${issuer} failed: ${detail}`, { cause: err });
 }
 
 function tokenEndpoint(as: AuthorizationServerMetadata): string {
-  if (!as.token_endpoint) throw new ClientError('discovery_failed', `${as.issuer} advertises no token_endpoint`);
+  if (!as.token_endpoint)
+    throw new ClientError('discovery_failed', `${as.issuer} advertises no token_endpoint`);
   return as.token_endpoint;
 }
 
@@ -139,22 +157,32 @@ export async function redeemAuthorizationCode(
   } catch (err) {
     if (err instanceof oauth.AuthorizationResponseError) {
       const desc = err.error_description ? `: ${err.error_description}` : '';
-      throw new ClientError('authorization_failed', `${as.issuer} returned ${err.error}${desc}`, { cause: err });
+      throw new ClientError('authorization_failed', `${as.issuer} returned ${err.error}${desc}`, {
+        cause: err,
+      });
     }
     const detail = err instanceof Error ? err.message : String(err);
-    throw new ClientError('authorization_failed', `the authorization response was rejected: ${detail}`, { cause: err });
+    throw new ClientError('authorization_failed', `the authorization response was rejected: ${detail}`, {
+      cause: err,
+    });
   }
   try {
-    const response = await oauth.authorizationCodeGrantRequest(
-      asServer(as),
-      asClient(client),
-      await clientAuthentication(client, ctx),
-      params,
-      input.redirectUri,
-      input.codeVerifier,
-      { ...requestOptions(tokenEndpoint(as), ctx), additionalParameters: extraParams({ resource: input.resource }), ...(ctx.dpop ? { DPoP: ctx.dpop } : {}) },
-    );
-    const result = await oauth.processAuthorizationCodeResponse(asServer(as), asClient(client), response);
+    const result = await withDpopNonceRetry(async () => {
+      const response = await oauth.authorizationCodeGrantRequest(
+        asServer(as),
+        asClient(client),
+        await clientAuthentication(client, ctx),
+        params,
+        input.redirectUri,
+        input.codeVerifier,
+        {
+          ...requestOptions(tokenEndpoint(as), ctx),
+          additionalParameters: extraParams({ resource: input.resource }),
+          ...(ctx.dpop ? { DPoP: ctx.dpop } : {}),
+        },
+      );
+      return oauth.processAuthorizationCodeResponse(asServer(as), asClient(client), response);
+    });
     return toTokenRecord(as.issuer, result, ctx.clock());
   } catch (err) {
     translate(err, 'the authorization code exchange', as.issuer);
@@ -168,16 +196,23 @@ export async function refreshAccessToken(
   params: { resource?: string; scope?: string },
   ctx: GrantContext,
 ): Promise<TokenRecord> {
-  if (!current.refreshToken) throw new ClientError('reauth_required', 'no refresh token is stored; log in again');
+  const refreshToken = current.refreshToken;
+  if (!refreshToken) throw new ClientError('reauth_required', 'no refresh token is stored; log in again');
   try {
-    const response = await oauth.refreshTokenGrantRequest(
-      asServer(as),
-      asClient(client),
-      await clientAuthentication(client, ctx),
-      current.refreshToken,
-      { ...requestOptions(tokenEndpoint(as), ctx), additionalParameters: extraParams(params), ...(ctx.dpop ? { DPoP: ctx.dpop } : {}) },
-    );
-    const result = await oauth.processRefreshTokenResponse(asServer(as), asClient(client), response);
+    const result = await withDpopNonceRetry(async () => {
+      const response = await oauth.refreshTokenGrantRequest(
+        asServer(as),
+        asClient(client),
+        await clientAuthentication(client, ctx),
+        refreshToken,
+        {
+          ...requestOptions(tokenEndpoint(as), ctx),
+          additionalParameters: extraParams(params),
+          ...(ctx.dpop ? { DPoP: ctx.dpop } : {}),
+        },
+      );
+      return oauth.processRefreshTokenResponse(asServer(as), asClient(client), response);
+    });
     return toTokenRecord(as.issuer, result, ctx.clock(), current);
   } catch (err) {
     translate(err, 'the token refresh', as.issuer);
@@ -191,14 +226,16 @@ export async function requestClientCredentials(
   ctx: GrantContext,
 ): Promise<TokenRecord> {
   try {
-    const response = await oauth.clientCredentialsGrantRequest(
-      asServer(as),
-      asClient(client),
-      await clientAuthentication(client, ctx),
-      extraParams(params),
-      { ...requestOptions(tokenEndpoint(as), ctx), ...(ctx.dpop ? { DPoP: ctx.dpop } : {}) },
-    );
-    const result = await oauth.processClientCredentialsResponse(asServer(as), asClient(client), response);
+    const result = await withDpopNonceRetry(async () => {
+      const response = await oauth.clientCredentialsGrantRequest(
+        asServer(as),
+        asClient(client),
+        await clientAuthentication(client, ctx),
+        extraParams(params),
+        { ...requestOptions(tokenEndpoint(as), ctx), ...(ctx.dpop ? { DPoP: ctx.dpop } : {}) },
+      );
+      return oauth.processClientCredentialsResponse(asServer(as), asClient(client), response);
+    });
     return toTokenRecord(as.issuer, result, ctx.clock());
   } catch (err) {
     translate(err, 'the client_credentials grant', as.issuer);
@@ -214,15 +251,17 @@ export async function requestGenericGrant(
   ctx: GrantContext,
 ): Promise<oauth.TokenEndpointResponse> {
   try {
-    const response = await oauth.genericTokenEndpointRequest(
-      asServer(as),
-      asClient(client),
-      await clientAuthentication(client, ctx),
-      grantType,
-      extraParams(params),
-      { ...requestOptions(tokenEndpoint(as), ctx), ...(ctx.dpop ? { DPoP: ctx.dpop } : {}) },
-    );
-    return await oauth.processGenericTokenEndpointResponse(asServer(as), asClient(client), response);
+    return await withDpopNonceRetry(async () => {
+      const response = await oauth.genericTokenEndpointRequest(
+        asServer(as),
+        asClient(client),
+        await clientAuthentication(client, ctx),
+        grantType,
+        extraParams(params),
+        { ...requestOptions(tokenEndpoint(as), ctx), ...(ctx.dpop ? { DPoP: ctx.dpop } : {}) },
+      );
+      return oauth.processGenericTokenEndpointResponse(asServer(as), asClient(client), response);
+    });
   } catch (err) {
     translate(err, `the ${grantType} grant`, as.issuer);
   }
@@ -255,19 +294,31 @@ export async function exchangeToken(
   const body = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined;
   if (response.status !== 200 || typeof body?.['access_token'] !== 'string') {
     const error = typeof body?.['error'] === 'string' ? body['error'] : 'invalid_response';
-    const description = typeof body?.['error_description'] === 'string' ? body['error_description'] : undefined;
-    throw new OAuthError(error, description ?? `the token exchange at ${as.issuer} failed (HTTP ${response.status})`, {
-      status: response.status,
-    });
+    const description =
+      typeof body?.['error_description'] === 'string' ? body['error_description'] : undefined;
+    throw new OAuthError(
+      error,
+      description ?? `the token exchange at ${as.issuer} failed (HTTP ${response.status})`,
+      {
+        status: response.status,
+      },
+    );
   }
   const wanted = params['requested_token_type'];
   if (wanted && body['issued_token_type'] !== undefined && body['issued_token_type'] !== wanted) {
-    throw new ClientError('token_request_failed', `${as.issuer} issued a ${String(body['issued_token_type'])}, not a ${wanted}`);
+    throw new ClientError(
+      'token_request_failed',
+      `${as.issuer} issued a ${String(body['issued_token_type'])}, not a ${wanted}`,
+    );
   }
   return body['access_token'];
 }
 
-export function tokenRecordFrom(issuer: string, response: oauth.TokenEndpointResponse, now: number): TokenRecord {
+export function tokenRecordFrom(
+  issuer: string,
+  response: oauth.TokenEndpointResponse,
+  now: number,
+): TokenRecord {
   return toTokenRecord(issuer, response, now);
 }
 
@@ -281,10 +332,16 @@ export async function revokeToken(
 ): Promise<void> {
   if (!as.revocation_endpoint) return;
   try {
-    const response = await oauth.revocationRequest(asServer(as), asClient(client), await clientAuthentication(client, ctx), token, {
-      ...requestOptions(as.revocation_endpoint, ctx),
-      additionalParameters: { token_type_hint: hint },
-    });
+    const response = await oauth.revocationRequest(
+      asServer(as),
+      asClient(client),
+      await clientAuthentication(client, ctx),
+      token,
+      {
+        ...requestOptions(as.revocation_endpoint, ctx),
+        additionalParameters: { token_type_hint: hint },
+      },
+    );
     await oauth.processRevocationResponse(response);
   } catch (err) {
     translate(err, 'token revocation', as.issuer);

@@ -52,7 +52,8 @@ export async function registerClient(
       issuer: as.issuer,
       clientId: opts.clientId,
       ...(opts.clientSecret ? { clientSecret: opts.clientSecret } : {}),
-      tokenEndpointAuthMethod: opts.tokenEndpointAuthMethod ?? (opts.clientSecret ? pickSecretMethod(as) : 'none'),
+      tokenEndpointAuthMethod:
+        opts.tokenEndpointAuthMethod ?? (opts.clientSecret ? pickSecretMethod(as) : 'none'),
       redirectUris,
       source: 'pre-registered',
       registeredAt: now,
@@ -95,16 +96,30 @@ export async function registerClient(
       requestOptions(as.registration_endpoint, ctx),
     );
   } catch (cause) {
-    throw new ClientError('registration_failed', `could not reach the registration endpoint of ${as.issuer}`, { cause });
+    throw new ClientError(
+      'registration_failed',
+      `could not reach the registration endpoint of ${as.issuer}`,
+      { cause },
+    );
   }
   if (response.status !== 201 && response.status !== 200) {
-    const body = (await readJson(response, 'registration error').catch(() => ({}))) as Record<string, unknown>;
+    const body = (await readJson(response, 'registration error').catch(() => ({}))) as Record<
+      string,
+      unknown
+    >;
     const detail = typeof body['error_description'] === 'string' ? `: ${body['error_description']}` : '';
     const error = typeof body['error'] === 'string' ? body['error'] : `HTTP ${response.status}`;
     // C14: say what was refused, meaningfully.
-    throw new ClientError('registration_failed', `${as.issuer} refused the client registration (${error}${detail})`);
+    throw new ClientError(
+      'registration_failed',
+      `${as.issuer} refused the client registration (${error}${detail})`,
+    );
   }
-  const info = parseDocument(ClientInformation, await readJson(response, 'registration response'), 'registration response');
+  const info = parseDocument(
+    ClientInformation,
+    await readJson(response, 'registration response'),
+    'registration response',
+  );
   return {
     issuer: as.issuer,
     clientId: info.client_id,

@@ -8,8 +8,8 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { createAuthFetch } from '../../src/client/auth-fetch.js';
 import type { AuthFetchOptions } from '../../src/client/auth-fetch.js';
+import { createAuthFetch } from '../../src/client/auth-fetch.js';
 import { createMemoryStore } from '../../src/store/memory.js';
 import { headlessRedirectInteraction } from './headless-interaction.js';
 
@@ -23,7 +23,11 @@ function authOptions(): Omit<AuthFetchOptions, 'serverUrl' | 'store'> {
   if (scenario === 'auth/client-credentials-basic') {
     return {
       grant: { type: 'client_credentials' },
-      registration: { clientId: context['client_id']!, clientSecret: context['client_secret']!, tokenEndpointAuthMethod: 'client_secret_basic' },
+      registration: {
+        clientId: context['client_id']!,
+        clientSecret: context['client_secret']!,
+        tokenEndpointAuthMethod: 'client_secret_basic',
+      },
     };
   }
   if (scenario === 'auth/client-credentials-jwt') {
@@ -34,7 +38,10 @@ function authOptions(): Omit<AuthFetchOptions, 'serverUrl' | 'store'> {
       ...(context['signing_algorithm'] ? { signingAlgorithm: context['signing_algorithm'] } : {}),
     };
   }
-  if (scenario === 'auth/cross-app-access-complete-flow' || scenario === 'auth/enterprise-managed-authorization') {
+  if (
+    scenario === 'auth/cross-app-access-complete-flow' ||
+    scenario === 'auth/enterprise-managed-authorization'
+  ) {
     return {
       grant: {
         type: 'id-jag',
@@ -43,18 +50,34 @@ function authOptions(): Omit<AuthFetchOptions, 'serverUrl' | 'store'> {
         idpClientId: context['idp_client_id']!,
         ...(context['idp_client_secret'] ? { idpClientSecret: context['idp_client_secret'] } : {}),
       },
-      registration: { clientId: context['client_id']!, clientSecret: context['client_secret']!, tokenEndpointAuthMethod: 'client_secret_basic' },
+      registration: {
+        clientId: context['client_id']!,
+        clientSecret: context['client_secret']!,
+        tokenEndpointAuthMethod: 'client_secret_basic',
+      },
+    };
+  }
+  if (scenario === 'auth/wif-jwt-bearer') {
+    return {
+      grant: { type: 'jwt-bearer', assertion: context['valid_jwt']! },
+      registration: { clientId: context['client_id']!, tokenEndpointAuthMethod: 'none' },
     };
   }
   if (context['client_id']) {
     return {
       interaction,
-      registration: { clientId: context['client_id'], ...(context['client_secret'] ? { clientSecret: context['client_secret'] } : {}) },
+      registration: {
+        clientId: context['client_id'],
+        ...(context['client_secret'] ? { clientSecret: context['client_secret'] } : {}),
+      },
     };
   }
   return {
     interaction,
-    registration: { clientMetadataUrl: 'https://conformance-test.local/client-metadata.json', clientName: 'portcullis-conformance' },
+    registration: {
+      clientMetadataUrl: 'https://conformance-test.local/client-metadata.json',
+      clientName: 'portcullis-conformance',
+    },
   };
 }
 
