@@ -313,6 +313,7 @@ export class Authorizer {
       updatedAt: this.o.clock(),
     };
     if (!found.protectedResource) delete record.protectedResource;
+    delete record.authorizationServerUrl; // this engine keys records by the metadata's issuer
     if (previous?.authorizationServer && previous.authorizationServer.issuer !== authorizationServer.issuer) {
       // C15: the resource moved to another AS; credentials of the old one are never reused.
       this.o.logger.info(

@@ -25,7 +25,10 @@ export interface GrantContext extends RequestContext {
 const asServer = (as: AuthorizationServerMetadata) => as as unknown as oauth.AuthorizationServer;
 const asClient = (client: ClientRecord): oauth.Client => ({ client_id: client.clientId });
 
-async function clientAuthentication(client: ClientRecord, ctx: GrantContext): Promise<oauth.ClientAuth> {
+export async function clientAuthentication(
+  client: ClientRecord,
+  ctx: GrantContext,
+): Promise<oauth.ClientAuth> {
   switch (client.tokenEndpointAuthMethod) {
     case 'client_secret_basic':
       return clientSecretBasic(client.clientId, requireSecret(client));

@@ -21,6 +21,11 @@ export interface ServerRecord {
   resourceMetadataUrl?: string;
   protectedResource?: ProtectedResourceMetadata;
   authorizationServer?: AuthorizationServerMetadata;
+  /**
+   * The AS identifier records are keyed by, when it is not the metadata's `issuer` (the SDK
+   * adapter keys by the SDK's `authorizationServerUrl`, which 2025-03-26 servers let differ).
+   */
+  authorizationServerUrl?: string;
   /** Scopes last requested, so a step-up asks for their union with the challenged ones. */
   requestedScopes?: string[];
   /** Loopback callback port that worked last time, reused so the registration stays valid. */
@@ -59,9 +64,14 @@ export const clientKey = (serverUrl: string, issuer: string) => `${serverUrl} ${
 export const tokenKey = clientKey;
 
 /** Everything stored for one server (for `status` and `logout`). */
+/** The issuer string a server's client and token records are keyed by. */
+export function recordIssuer(server: ServerRecord | undefined): string | undefined {
+  return server?.authorizationServerUrl ?? server?.authorizationServer?.issuer;
+}
+
 export async function readServerState(store: Store, serverUrl: string) {
   const server = await store.get<ServerRecord>(NS.servers, serverUrl);
-  const issuer = server?.authorizationServer?.issuer;
+  const issuer = recordIssuer(server);
   const client = issuer ? await store.get<ClientRecord>(NS.clients, clientKey(serverUrl, issuer)) : undefined;
   const tokens = issuer ? await store.get<TokenRecord>(NS.tokens, tokenKey(serverUrl, issuer)) : undefined;
   return { server, client, tokens };
@@ -70,7 +80,7 @@ export async function readServerState(store: Store, serverUrl: string) {
 /** Deletes every record of one server (registration, tokens, discovery). */
 export async function forgetServer(store: Store, serverUrl: string): Promise<void> {
   const { server } = await readServerState(store, serverUrl);
-  const issuer = server?.authorizationServer?.issuer;
+  const issuer = recordIssuer(server);
   if (issuer) {
     await store.delete(NS.tokens, tokenKey(serverUrl, issuer));
     await store.delete(NS.clients, clientKey(serverUrl, issuer));

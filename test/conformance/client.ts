@@ -83,27 +83,33 @@ function authOptions(): Omit<AuthFetchOptions, 'serverUrl' | 'store'> {
 
 async function main() {
   const store = createMemoryStore();
-  let transportOptions: ConstructorParameters<typeof StreamableHTTPClientTransport>[1];
-  if (mode === 'sdk') {
-    const { connectWithProvider } = await import('./sdk-mode.js');
-    transportOptions = await connectWithProvider(serverUrl, store, authOptions());
-  } else {
-    transportOptions = { fetch: createAuthFetch({ serverUrl, store, ...authOptions() }) };
-  }
   const client = new Client(
     { name: 'portcullis-conformance', version: '1.0.0' },
     { capabilities: { elicitation: { form: { applyDefaults: true } } } },
   );
   client.setRequestHandler(ElicitRequestSchema, () => ({ action: 'accept', content: {} }));
-  const transport = new StreamableHTTPClientTransport(new URL(serverUrl), transportOptions);
-  await client.connect(transport);
-  const { tools } = await client.listTools();
+  let close: () => Promise<void>;
+  let run = <T>(op: () => Promise<T>) => op();
+  if (mode === 'sdk') {
+    const { sdkSession } = await import('./sdk-mode.js');
+    const session = await sdkSession(serverUrl, store, authOptions());
+    await session.connect(client);
+    run = session.withAuth;
+    close = session.close;
+  } else {
+    const fetch = createAuthFetch({ serverUrl, store, ...authOptions() });
+    const transport = new StreamableHTTPClientTransport(new URL(serverUrl), { fetch });
+    await client.connect(transport);
+    close = () => transport.close();
+  }
+  const { tools } = await run(() => client.listTools());
   const tool = tools.find((t) => t.name === 'test-tool') ?? tools[0];
   if (tool) {
     const required = (tool.inputSchema.required ?? []) as string[];
-    await client.callTool({ name: tool.name, arguments: Object.fromEntries(required.map((k) => [k, 1])) });
+    const args = Object.fromEntries(required.map((k) => [k, 1]));
+    await run(() => client.callTool({ name: tool.name, arguments: args }));
   }
-  await transport.close();
+  await close();
 }
 
 main().then(

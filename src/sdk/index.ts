@@ -1,0 +1,2 @@
+export type { SdkGrant } from './grants.js';
+export { PortcullisOAuthProvider, type PortcullisProviderOptions } from './provider.js';
