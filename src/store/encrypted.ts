@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { assertEntryName, decodeValue, encodeValue } from './entry.js';
 import { type LockOptions, type SetOptions, type Store, StoreError } from './store.js';
 
-export { loadEncryptionKey, type LoadEncryptionKeyOptions } from './encryption-key.js';
+export { type LoadEncryptionKeyOptions, loadEncryptionKey } from './encryption-key.js';
 
 export interface EncryptedStoreOptions {
   /** 32 bytes; see `loadEncryptionKey`. */
@@ -42,7 +42,10 @@ function seal(secret: KeyObject, ns: string, key: string, value: unknown): Seale
 
 function open<T>(secret: KeyObject, ns: string, key: string, stored: unknown): T {
   const failed = () =>
-    new StoreError('decrypt_failed', `value in namespace "${ns}" cannot be decrypted (wrong key, or tampered)`);
+    new StoreError(
+      'decrypt_failed',
+      `value in namespace "${ns}" cannot be decrypted (wrong key, or tampered)`,
+    );
   const parsed = sealedSchema.safeParse(stored);
   if (!parsed.success) throw failed();
   const iv = Buffer.from(parsed.data.iv, 'base64url');

@@ -65,7 +65,8 @@ async function readKeyFileWhenWritten(file: string): Promise<Buffer> {
   for (;;) {
     const content = await readKeyFile(file);
     if ('key' in content) return content.key;
-    if ('missing' in content) throw new StoreError('store_unavailable', `key file ${file} vanished while read`);
+    if ('missing' in content)
+      throw new StoreError('store_unavailable', `key file ${file} vanished while read`);
     if (!content.partial) throw content.malformed;
     if (performance.now() > deadline) {
       throw new StoreError(

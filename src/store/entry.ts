@@ -2,14 +2,15 @@
  * What every backend agrees on about an entry: which names are allowed, when it expires, and how
  * its value is written as JSON. Kept here so the backends cannot drift apart.
  */
-import { StoreError, type SetOptions } from './store.js';
+import { type SetOptions, StoreError } from './store.js';
 
 /** Milliseconds since the epoch; injected so tests control expiry. */
 export type Clock = () => number;
 
 /** Rejects names every backend cannot hold alike (Postgres text cannot hold U+0000). */
 export function assertEntryName(ns: string, key: string): void {
-  if (typeof ns !== 'string' || ns.length === 0) throw new TypeError('store namespace must be a non-empty string');
+  if (typeof ns !== 'string' || ns.length === 0)
+    throw new TypeError('store namespace must be a non-empty string');
   if (typeof key !== 'string') throw new TypeError('store key must be a string');
   if (ns.includes('\0') || key.includes('\0')) {
     throw new TypeError('store namespace and key must not contain U+0000');

@@ -8,7 +8,15 @@ import { chmod, link, mkdir, open, readdir, readFile, rename, stat, unlink } fro
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { z } from 'zod';
-import { assertEntryName, assertOpen, type Clock, decodeValue, encodeValue, expiresAtFrom, isExpired } from './entry.js';
+import {
+  assertEntryName,
+  assertOpen,
+  type Clock,
+  decodeValue,
+  encodeValue,
+  expiresAtFrom,
+  isExpired,
+} from './entry.js';
 import { KeyedMutex, LOCK_LEASE_MS, lockLost, pollUntilAcquired, runExclusive } from './lock.js';
 import { type LockOptions, type SetOptions, type Store, StoreError } from './store.js';
 
@@ -132,7 +140,9 @@ export async function createFileStore(options: FileStoreOptions): Promise<Store>
 
   await ensureDirectory(root);
   try {
-    if (!(await stat(root)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    if (!(await stat(root)).isDirectory()) {
+      throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    }
     await readdir(root);
   } catch (err) {
     throw unavailable(err, root);
@@ -155,8 +165,7 @@ export async function createFileStore(options: FileStoreOptions): Promise<Store>
     const parsed = envelopeSchema.safeParse(decodeValue<unknown>(text, p.file));
     if (!parsed.success) throw new StoreError('corrupt_value', `${p.file} is not a portcullis store entry`);
     // A file copied or renamed by hand holds another key than its name says.
-    const expected = key ?? parsed.data.key;
-    if (parsed.data.key !== expected || safeFileName(parsed.data.key) !== p.name) {
+    if ((key !== undefined && parsed.data.key !== key) || safeFileName(parsed.data.key) !== p.name) {
       throw new StoreError('corrupt_value', `${p.file} holds an entry for another key`);
     }
     return parsed.data;

@@ -101,7 +101,9 @@ export interface ExclusiveRun<R> {
  */
 export async function runExclusive<R>(run: ExclusiveRun<R>): Promise<R> {
   const timeoutMs = run.opts?.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-  if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new RangeError('timeoutMs must be a finite number >= 0');
+  if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
+    throw new RangeError('timeoutMs must be a finite number >= 0');
+  }
   const deadline = performance.now() + timeoutMs;
   const timeout = () => lockTimeout(run.ns, timeoutMs);
   const releaseLocal = await run.mutex.acquire(`${run.ns}\0${run.key}`, timeoutMs, timeout);

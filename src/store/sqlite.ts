@@ -7,8 +7,23 @@ import { randomUUID } from 'node:crypto';
 import { chmod, mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import { assertEntryName, assertOpen, type Clock, decodeValue, encodeValue, expiresAtFrom, isExpired } from './entry.js';
-import { KeyedMutex, keepLeaseAlive, LOCK_LEASE_MS, lockLost, pollUntilAcquired, runExclusive } from './lock.js';
+import {
+  assertEntryName,
+  assertOpen,
+  type Clock,
+  decodeValue,
+  encodeValue,
+  expiresAtFrom,
+  isExpired,
+} from './entry.js';
+import {
+  KeyedMutex,
+  keepLeaseAlive,
+  LOCK_LEASE_MS,
+  lockLost,
+  pollUntilAcquired,
+  runExclusive,
+} from './lock.js';
 import { type LockOptions, type SetOptions, type Store, StoreError } from './store.js';
 
 export interface SqliteStoreOptions {
@@ -51,7 +66,9 @@ async function loadDriver(): Promise<typeof BetterSqlite3> {
   try {
     return (await import('better-sqlite3')).default;
   } catch (err) {
-    throw new StoreError('store_unavailable', 'install better-sqlite3 to use the sqlite store', { cause: err });
+    throw new StoreError('store_unavailable', 'install better-sqlite3 to use the sqlite store', {
+      cause: err,
+    });
   }
 }
 
@@ -85,7 +102,9 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
   }
 
   const sql = {
-    get: db.prepare<[string, string], Row>('SELECT value, expires_at AS expiresAt FROM kv WHERE ns = ? AND key = ?'),
+    get: db.prepare<[string, string], Row>(
+      'SELECT value, expires_at AS expiresAt FROM kv WHERE ns = ? AND key = ?',
+    ),
     removeIfExpired: db.prepare('DELETE FROM kv WHERE ns = ? AND key = ? AND expires_at <= ?'),
     upsert: db.prepare(
       `INSERT INTO kv (ns, key, value, expires_at) VALUES (?, ?, ?, ?)
@@ -182,7 +201,9 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
           };
           await pollUntilAcquired(tryClaim, deadline, timeout);
           const lease = keepLeaseAlive(
-            async () => run('renew a lock', () => sql.renewLock.run(Date.now() + LOCK_LEASE_MS, ns, key, owner)).changes === 1,
+            async () =>
+              run('renew a lock', () => sql.renewLock.run(Date.now() + LOCK_LEASE_MS, ns, key, owner))
+                .changes === 1,
             LOCK_LEASE_MS,
           );
           return async () => {

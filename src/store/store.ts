@@ -50,7 +50,10 @@ export interface Store {
  */
 export type StoreErrorCode = 'store_unavailable' | 'lock_timeout' | 'corrupt_value' | 'decrypt_failed';
 
-/** A failure of the storage layer itself, with a stable code a host can switch on. Its message never holds a stored value. */
+/**
+ * A failure of the storage layer itself, with a stable code a host can switch on. Its message
+ * never holds a stored value (nor, for the encryption wrapper, anything about the key).
+ */
 export class StoreError extends Error {
   override readonly name = 'StoreError';
   readonly code: StoreErrorCode;
