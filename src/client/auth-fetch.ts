@@ -5,10 +5,11 @@
  * Any transport that takes a `fetch` can use it, e.g. the SDK's `StreamableHTTPClientTransport`.
  */
 import { type Logger, silentLogger } from '../logger.js';
-import { bearerChallenge } from '../oauth/www-authenticate.js';
+import { parseWwwAuthenticate } from '../oauth/www-authenticate.js';
 import type { Store } from '../store/store.js';
 import { Authorizer, type GrantOption } from './authorizer.js';
 import { dpopResourceRequest } from './dpop.js';
+import { isClientError } from './errors.js';
 import type { RegistrationOptions } from './registration.js';
 import type { TokenRecord } from './state.js';
 import type { AuthFetch, Interaction } from './types.js';
@@ -68,6 +69,14 @@ export function createAuthFetch(options: AuthFetchOptions): AuthFetch & { author
   const maxStepUps = options.maxStepUps ?? 2;
   const staticHeaders = Object.entries(options.headers ?? {});
 
+  /** The Bearer challenge's parameters, else the DPoP one's; a DPoP challenge is noted (RFC 9449 §7.1). */
+  const challengeOf = (response: Response | undefined): Record<string, string> => {
+    const challenges = parseWwwAuthenticate(response?.headers.get('www-authenticate'));
+    const dpop = challenges.find((c) => c.scheme === 'dpop');
+    if (dpop) authorizer.noteDpopChallenge();
+    return challenges.find((c) => c.scheme === 'bearer')?.params ?? dpop?.params ?? {};
+  };
+
   const send = async (input: string | URL | Request, init: RequestInit, token: TokenRecord | undefined) => {
     const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined));
     for (const [k, v] of staticHeaders) headers.set(k, v);
@@ -89,12 +98,16 @@ export function createAuthFetch(options: AuthFetchOptions): AuthFetch & { author
   const authFetch = async (input: string | URL | Request, init: RequestInit = {}): Promise<Response> => {
     const replayable = await makeReplayable(input, init);
     const signal = replayable.init.signal ?? undefined;
-    let token = await authorizer.accessToken();
+    // A failed proactive refresh with a person at hand: send without a token and log in on the 401.
+    let token = await authorizer.accessToken().catch((err: unknown) => {
+      if (options.interaction && isClientError(err, 'reauth_required')) return undefined;
+      throw err;
+    });
     let response = await send(replayable.input, replayable.init, token);
     let retriedUnauthorized = false;
     let stepUps = 0;
     for (;;) {
-      const challenge = bearerChallenge(response.headers.get('www-authenticate')) ?? {};
+      const challenge = challengeOf(response);
       if (response.status === 401 && !retriedUnauthorized) {
         retriedUnauthorized = true;
         await response.body?.cancel();
@@ -162,7 +175,7 @@ export function createAuthFetch(options: AuthFetchOptions): AuthFetch & { author
         { method: 'GET', headers: { accept: 'text/event-stream' } },
         undefined,
       ).catch(() => undefined);
-      const challenge = bearerChallenge(probe?.headers.get('www-authenticate')) ?? {};
+      const challenge = challengeOf(probe);
       await probe?.body?.cancel().catch(() => {});
       await authorizer.authorize({
         resourceMetadataUrl: challenge['resource_metadata'],

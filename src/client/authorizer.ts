@@ -7,9 +7,9 @@ import type * as oauth from 'oauth4webapi';
 import type { Logger } from '../logger.js';
 import { OAuthError } from '../oauth/errors.js';
 import type { AuthorizationServerMetadata } from '../oauth/metadata.js';
-import { codeChallengeS256, generateCodeVerifier, randomToken } from '../oauth/pkce.js';
-import { assertBrowserUrl, canonicalResourceUrl } from '../oauth/url-rules.js';
+import { canonicalResourceUrl } from '../oauth/url-rules.js';
 import type { Store } from '../store/store.js';
+import { buildAuthorizationRequest } from './authorization-request.js';
 import { discoverAuthorizationServer, discoverProtectedResource } from './discovery.js';
 import { createDpopHandle, loadDpopKeyPair } from './dpop.js';
 import { ClientError } from './errors.js';
@@ -73,21 +73,45 @@ export interface AuthorizeRequest {
   signal?: AbortSignal | undefined;
 }
 
+/** An authorization request made by `prepareAuthorization`, to be finished by `completeAuthorization`. */
+export interface PreparedAuthorization {
+  url: URL;
+  state: string;
+  codeVerifier: string;
+  redirectUri: string;
+  /** The AS the request went to; the callback's `iss` (RFC 9207) must equal it. */
+  issuer: string;
+  /** The AS said it puts `iss` in every authorization response (RFC 9207 §3). */
+  issRequired: boolean;
+  clientId: string;
+  scopes: string[];
+  resource?: string;
+}
+
 export class Authorizer {
   readonly serverUrl: string;
   private readonly o: AuthorizerOptions;
   private refreshing: Promise<TokenRecord> | undefined;
   private authorizing: Promise<TokenRecord> | undefined;
   private dpopHandle: Promise<oauth.DPoPHandle> | undefined;
+  private dpopChallenged = false;
 
   constructor(options: AuthorizerOptions) {
     this.o = options;
     this.serverUrl = canonicalResourceUrl(options.serverUrl);
   }
 
-  private async grantCtx(as: AuthorizationServerMetadata): Promise<GrantContext> {
+  /**
+   * DPoP 'auto' needs both ends: the AS advertises it, and the resource takes DPoP-bound tokens
+   * (MCP C32: Bearer is the default scheme; a Bearer-only resource refuses `Authorization: DPoP`).
+   * A refresh keeps the binding of the token it replaces (RFC 9449 §5).
+   */
+  private async grantCtx(as: AuthorizationServerMetadata, replacing?: TokenRecord): Promise<GrantContext> {
     const useDpop =
-      this.o.dpop === true || (this.o.dpop !== false && Boolean(as['dpop_signing_alg_values_supported']));
+      this.o.dpop === true ||
+      (this.o.dpop !== false &&
+        Boolean(as['dpop_signing_alg_values_supported']) &&
+        (replacing ? replacing.tokenType.toLowerCase() === 'dpop' : await this.resourceAcceptsDpop()));
     return {
       fetch: this.o.fetch,
       allowHttp: this.o.allowHttp ?? false,
@@ -96,6 +120,21 @@ export class Authorizer {
       ...(this.o.signingAlgorithm ? { signingAlgorithm: this.o.signingAlgorithm } : {}),
       ...(useDpop ? { dpop: await this.dpop() } : {}),
     };
+  }
+
+  /** Set when the resource answered with a `DPoP` challenge (RFC 9449 §7.1). */
+  noteDpopChallenge(): void {
+    this.dpopChallenged = true;
+  }
+
+  /** RFC 9449 §7.1 challenge, RFC 9728 §2 PRM fields, or a DPoP-bound token it already took. */
+  private async resourceAcceptsDpop(): Promise<boolean> {
+    if (this.dpopChallenged) return true;
+    const server = await this.serverRecord();
+    const prm = server?.protectedResource;
+    if (prm?.['dpop_bound_access_tokens_required'] === true) return true;
+    if (Array.isArray(prm?.['dpop_signing_alg_values_supported'])) return true;
+    return (await this.tokens(server))?.tokenType.toLowerCase() === 'dpop';
   }
 
   /** The DPoP handle (key pair kept in the Store, nonces cached per origin), made once. */
@@ -183,7 +222,7 @@ export class Authorizer {
           client,
           current,
           this.resourceParam(server),
-          await this.grantCtx(as),
+          await this.grantCtx(as, current),
         );
         await this.o.store.set(NS.tokens, key, next);
         await this.recordError(undefined);
@@ -332,15 +371,7 @@ export class Authorizer {
   private async runAuthorization(request: AuthorizeRequest, mayReRegister: boolean): Promise<TokenRecord> {
     const server = await this.discover(request);
     const as = server.authorizationServer!;
-    const scopes = selectScopes({
-      configured: this.o.scope,
-      challenged: request.challengedScope,
-      previous: server.requestedScopes,
-      stepUp: request.stepUp ?? false,
-      protectedResource: server.protectedResource,
-      authorizationServer: as,
-      wantRefreshToken: this.grantType() === 'authorization_code',
-    });
+    const scopes = this.scopesFor(server, as, request);
     const scope = scopes.length ? scopes.join(' ') : undefined;
     let tokens: TokenRecord;
     try {
@@ -359,12 +390,106 @@ export class Authorizer {
       }
       throw err;
     }
+    await this.saveAuthorization(server, as, tokens, scopes);
+    return tokens;
+  }
+
+  private scopesFor(server: ServerRecord, as: AuthorizationServerMetadata, request: AuthorizeRequest) {
+    return selectScopes({
+      configured: this.o.scope,
+      challenged: request.challengedScope,
+      previous: server.requestedScopes,
+      stepUp: request.stepUp ?? false,
+      protectedResource: server.protectedResource,
+      authorizationServer: as,
+      wantRefreshToken: this.grantType() === 'authorization_code',
+    });
+  }
+
+  private async saveAuthorization(
+    server: ServerRecord,
+    as: AuthorizationServerMetadata,
+    tokens: TokenRecord,
+    scopes: string[],
+  ) {
     await this.o.store.set(NS.tokens, tokenKey(this.serverUrl, as.issuer), tokens);
     const latest = (await this.serverRecord()) ?? server;
     const updated: ServerRecord = { ...latest, requestedScopes: scopes, updatedAt: this.o.clock() };
     delete updated.lastError;
     await this.o.store.set(NS.servers, this.serverUrl, updated);
+    const scope = scopes.length ? scopes.join(' ') : undefined;
     this.emit('authorized', { issuer: as.issuer, scope: tokens.scope ?? scope });
+  }
+
+  /**
+   * Web flow, step 1 (for hosts that cannot receive the callback in this process): discovery,
+   * registration with the host's redirect URI, and the authorization request, without waiting
+   * for the person. The caller keeps the result (its verifier secret) until the callback comes.
+   */
+  async prepareAuthorization(
+    request: AuthorizeRequest & { redirectUri: string },
+  ): Promise<PreparedAuthorization> {
+    const server = await this.discover(request);
+    const as = server.authorizationServer!;
+    if (!as.authorization_endpoint)
+      throw new ClientError('discovery_failed', `${as.issuer} advertises no authorization_endpoint`);
+    const scopes = this.scopesFor(server, as, request);
+    const scope = scopes.length ? scopes.join(' ') : undefined;
+    const client = await this.client(as, request.redirectUri, scope);
+    const resource = this.resourceParam(server).resource;
+    const { url, state, codeVerifier } = buildAuthorizationRequest(as, client, {
+      redirectUri: request.redirectUri,
+      scope,
+      resource,
+    });
+    this.emit('authorization_required', { url: url.href });
+    return {
+      url,
+      state,
+      codeVerifier,
+      redirectUri: request.redirectUri,
+      issuer: as.issuer,
+      issRequired: as.authorization_response_iss_parameter_supported === true,
+      clientId: client.clientId,
+      scopes,
+      ...(resource ? { resource } : {}),
+    };
+  }
+
+  /**
+   * Web flow, step 2: validates the callback (state, RFC 9207 `iss`, `error`), redeems the code
+   * with the client and AS the request was made with, and stores the tokens where `accessToken()`
+   * finds them. Refuses when the registration or the AS changed in between.
+   */
+  async completeAuthorization(callbackUrl: URL, pending: PreparedAuthorization): Promise<TokenRecord> {
+    const server = await this.serverRecord();
+    const as = server?.authorizationServer;
+    if (!server || !as || as.issuer !== pending.issuer) {
+      throw new ClientError(
+        'authorization_failed',
+        `the login for ${this.serverUrl} was started at ${pending.issuer}, which is no longer its authorization server; start the login again`,
+      );
+    }
+    const client = await this.o.store.get<ClientRecord>(NS.clients, clientKey(this.serverUrl, as.issuer));
+    if (client?.clientId !== pending.clientId) {
+      throw new ClientError(
+        'authorization_failed',
+        `the client registration for ${this.serverUrl} changed since the login started; start the login again`,
+      );
+    }
+    const tokens = await redeemAuthorizationCode(
+      as,
+      client,
+      {
+        callbackUrl,
+        state: pending.state,
+        codeVerifier: pending.codeVerifier,
+        redirectUri: pending.redirectUri,
+        ...(pending.resource ? { resource: pending.resource } : {}),
+      },
+      await this.grantCtx(as),
+    );
+    await this.saveAuthorization(server, as, tokens, pending.scopes);
     return tokens;
   }
 
@@ -446,19 +571,12 @@ export class Authorizer {
         server.callbackPort ? { port: server.callbackPort } : {},
       );
       const client = await this.client(as, redirectUri, scope);
-      const state = randomToken();
-      const codeVerifier = generateCodeVerifier();
-      const url = assertBrowserUrlOr(as.authorization_endpoint);
-      const params = url.searchParams;
-      params.set('response_type', 'code');
-      params.set('client_id', client.clientId);
-      params.set('redirect_uri', redirectUri);
-      params.set('code_challenge', codeChallengeS256(codeVerifier));
-      params.set('code_challenge_method', 'S256');
-      params.set('state', state);
-      if (scope) params.set('scope', scope);
       const resource = this.resourceParam(server).resource;
-      if (resource) params.set('resource', resource);
+      const { url, state, codeVerifier } = buildAuthorizationRequest(as, client, {
+        redirectUri,
+        scope,
+        resource,
+      });
       this.emit('authorization_required', { url: url.href });
       const signal = AbortSignal.any([
         AbortSignal.timeout(this.o.authorizationTimeoutMs ?? 300_000),
@@ -529,15 +647,5 @@ export class Authorizer {
       await this.grantCtx(as),
     );
     return tokenRecordFrom(as.issuer, response, this.o.clock());
-  }
-}
-
-function assertBrowserUrlOr(endpoint: string): URL {
-  try {
-    return assertBrowserUrl(endpoint);
-  } catch (cause) {
-    const message =
-      cause instanceof OAuthError && cause.description ? cause.description : 'invalid authorization URL';
-    throw new ClientError('insecure_url', message, { cause });
   }
 }

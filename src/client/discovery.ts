@@ -6,6 +6,8 @@
  * 3. 2025-03-26 back-compat: no PRM at all → the server's origin is the AS, and when it has
  *    no metadata either, the default endpoints `/authorize`, `/token`, `/register`.
  */
+
+import type { z } from 'zod';
 import { boundedFetch } from '../oauth/bounded-fetch.js';
 import { OAuthError } from '../oauth/errors.js';
 import {
@@ -38,7 +40,7 @@ async function fetchDocument(url: URL, what: string, ctx: DiscoveryContext): Pro
     url,
     { headers: { accept: 'application/json', ...ctx.headers }, redirect: 'follow' },
     { fetch: ctx.fetch, maxBytes: 256 * 1024, ...(ctx.signal ? { signal: ctx.signal } : {}) },
-  );
+  ).catch(discoveryFailure);
   if (
     response.status === 404 ||
     response.status === 405 ||
@@ -51,7 +53,23 @@ async function fetchDocument(url: URL, what: string, ctx: DiscoveryContext): Pro
   if (!response.ok) {
     throw new ClientError('discovery_failed', `${what} at ${url.href} answered HTTP ${response.status}`);
   }
-  return readJson(response, `${what} at ${url.href}`);
+  return readJson(response, `${what} at ${url.href}`).catch(discoveryFailure);
+}
+
+/** Oversized, non-JSON or malformed metadata is a `discovery_failed` that names the document. */
+function discoveryFailure(err: unknown): never {
+  if (err instanceof OAuthError && err.error === 'invalid_response') {
+    throw new ClientError('discovery_failed', err.description ?? err.message, { cause: err });
+  }
+  throw err;
+}
+
+function parseMetadata<S extends z.ZodType>(schema: S, json: unknown, what: string): z.infer<S> {
+  try {
+    return parseDocument(schema, json, what);
+  } catch (err) {
+    discoveryFailure(err);
+  }
 }
 
 /**
@@ -89,7 +107,7 @@ export async function discoverProtectedResource(
   for (const url of candidates) {
     const json = await fetchDocument(url, 'protected resource metadata', ctx);
     if (json === undefined) continue;
-    const prm = parseDocument(ProtectedResourceMetadata, json, `protected resource metadata at ${url.href}`);
+    const prm = parseMetadata(ProtectedResourceMetadata, json, `protected resource metadata at ${url.href}`);
     checkResource(serverUrl, prm.resource);
     const issuer = prm.authorization_servers?.[0];
     if (!issuer) {
@@ -134,7 +152,7 @@ export async function discoverAuthorizationServer(
   for (const url of authorizationServerMetadataUrls(issuer)) {
     const json = await fetchDocument(url, 'authorization server metadata', ctx);
     if (json === undefined) continue;
-    const metadata = parseDocument(
+    const metadata = parseMetadata(
       AuthorizationServerMetadata,
       json,
       `authorization server metadata at ${url.href}`,

@@ -14,7 +14,16 @@ export type ClientErrorCode =
   | 'callback_port_in_use'
   | 'token_request_failed'
   | 'step_up_limit' // the server kept asking for more scope
-  | 'aborted';
+  | 'aborted'
+  // Host apps (connection manager, web login flow):
+  | 'unknown_server' // no server registered under this (userId, serverId)
+  | 'server_exists' // that serverId is already registered with another URL
+  | 'invalid_callback' // a login callback without `state` or `code`, or not a URL
+  | 'state_unknown' // no pending login has this `state` (forged, or long expired)
+  | 'state_expired' // the pending login is older than its TTL
+  | 'state_replayed' // this login response was already used
+  | 'state_foreign' // the login was started by another user
+  | 'store_unavailable'; // the Store failed (cause: the StoreError); nothing was changed
 
 export class ClientError extends Error {
   override readonly name = 'ClientError';

@@ -88,19 +88,33 @@ export async function registerClient(
     ...(opts.softwareId ? { software_id: opts.softwareId } : {}),
     ...(opts.softwareVersion ? { software_version: opts.softwareVersion } : {}),
   };
-  let response: Response;
-  try {
-    response = await oauth.dynamicClientRegistrationRequest(
-      as as oauth.AuthorizationServer,
-      metadata,
-      requestOptions(as.registration_endpoint, ctx),
-    );
-  } catch (cause) {
-    throw new ClientError(
-      'registration_failed',
-      `could not reach the registration endpoint of ${as.issuer}`,
-      { cause },
-    );
+  const endpoint = as.registration_endpoint;
+  const send = async (body: typeof metadata) => {
+    try {
+      return await oauth.dynamicClientRegistrationRequest(
+        as as oauth.AuthorizationServer,
+        body,
+        requestOptions(endpoint, ctx),
+      );
+    } catch (cause) {
+      throw new ClientError(
+        'registration_failed',
+        `could not reach the registration endpoint of ${as.issuer}`,
+        { cause },
+      );
+    }
+  };
+  let response = await send(metadata);
+  if (response.status === 400 && metadata.scope !== undefined) {
+    // RFC 7591 §2: `scope` is optional. Some ASes refuse scope values they know only per resource
+    // (oidc-provider with RFC 8707 resource scopes); register without it rather than not at all.
+    const refused = (await readJson(response.clone(), 'registration error').catch(() => ({}))) as {
+      error?: unknown;
+    };
+    if (refused.error === 'invalid_client_metadata') {
+      const { scope: _unregistered, ...withoutScope } = metadata;
+      response = await send(withoutScope);
+    }
   }
   if (response.status !== 201 && response.status !== 200) {
     const body = (await readJson(response, 'registration error').catch(() => ({}))) as Record<

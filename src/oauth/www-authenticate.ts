@@ -49,7 +49,8 @@ export function parseWwwAuthenticate(header: string | null | undefined): Challen
     // a new challenge: `scheme [token68 | #auth-param]`
     current = { scheme: token.toLowerCase(), params: {} };
     challenges.push(current);
-    const lookahead = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+)[ \t]*=(?!=)/.exec(rest);
+    // RFC 9110 §11.2: an auth-param has a non-empty value, so `abc=` (end or comma next) is a token68.
+    const lookahead = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+)[ \t]*=(?!=)[ \t]*[^\s,]/.exec(rest);
     if (!lookahead && !rest.startsWith(',')) {
       const t68 = skip(TOKEN68);
       if (t68) current.token68 = t68;
