@@ -53,7 +53,9 @@ export const StaticClientConfig = z.strictObject({
   clientName: z.string().max(200).optional(),
   redirectUris: z.array(z.string()).min(1),
   tokenEndpointAuthMethod: z.enum(['none', 'client_secret_basic', 'client_secret_post']).optional(),
-  grantTypes: z.array(z.enum(['authorization_code', 'refresh_token'])).default(['authorization_code', 'refresh_token']),
+  grantTypes: z
+    .array(z.enum(['authorization_code', 'refresh_token']))
+    .default(['authorization_code', 'refresh_token']),
 });
 
 /** The MCP server behind the gateway; built by `src/gateway/mcp`. */
@@ -73,11 +75,6 @@ export const McpUpstreamConfig = z.union([
 
 /** Token bucket: `burst` requests at once, refilled at `perMinute`. */
 const RateLimit = z.strictObject({ burst: z.number().int().positive(), perMinute: z.number().positive() });
-
-export const StoreConfig = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('memory') }),
-  z.strictObject({ type: z.literal('sqlite'), path: z.string().min(1) }),
-]);
 
 export const GatewayConfigSchema = z
   .strictObject({
@@ -107,7 +104,11 @@ export const GatewayConfigSchema = z
     cimd: z
       .strictObject({
         enabled: z.boolean().default(true),
-        maxBytes: z.number().int().positive().default(5 * 1024), // CIMD §6.6
+        maxBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(5 * 1024), // CIMD §6.6
         timeoutMs: z.number().int().positive().default(5_000),
         minCacheSeconds: z.number().int().nonnegative().default(60),
         maxCacheSeconds: seconds.default(24 * 3600),
@@ -138,10 +139,15 @@ export const GatewayConfigSchema = z
     upstreamRefreshSkewSeconds: z.number().int().nonnegative().default(60),
     /** Origins allowed to call the MCP endpoint from a browser (CORS and the Origin check). */
     corsOrigins: z.array(z.string()).default([]),
-    /** Base64url AES-256 key for upstream tokens at rest; absent = `PORTCULLIS_GATEWAY_KEY` / key file. */
+    /** 32-byte key (base64/base64url/hex) sealing upstream IdP tokens at rest; else `PORTCULLIS_KEY` / key file. */
     encryptionKey: z.string().optional(),
-    store: StoreConfig.default({ type: 'memory' }),
-    maxBodyBytes: z.number().int().positive().default(64 * 1024),
+    /** A store spec for `openStore`: `memory:`, `sqlite:<path>`, `redis://…`, `postgres://…`. */
+    store: z.string().default('memory:'),
+    maxBodyBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(64 * 1024),
     rateLimits: z
       .strictObject({
         register: RateLimit.default({ burst: 10, perMinute: 10 }),
@@ -155,20 +161,30 @@ export const GatewayConfigSchema = z
   })
   .superRefine((c, ctx) => {
     const url = new URL(c.issuer);
-    if (url.search || url.hash) ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'no query or fragment' });
+    if (url.search || url.hash)
+      ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'no query or fragment' });
     // OAuth 2.1 §1.5 / A5: https, with plain http only on loopback in dev mode.
     if (url.protocol === 'http:' && !(c.dev && isLoopbackHost(url.hostname))) {
-      ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'must be https (http only on loopback with dev: true)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['issuer'],
+        message: 'must be https (http only on loopback with dev: true)',
+      });
     }
     const supported = new Set(c.scopes.supported);
     for (const key of ['default', 'required'] as const) {
       for (const s of c.scopes[key] ?? []) {
-        if (!supported.has(s)) ctx.addIssue({ code: 'custom', path: ['scopes', key], message: `${s} not supported` });
+        if (!supported.has(s))
+          ctx.addIssue({ code: 'custom', path: ['scopes', key], message: `${s} not supported` });
       }
     }
     for (const [i, client] of c.clients.entries()) {
       if (client.clientSecret && client.clientSecretSha256) {
-        ctx.addIssue({ code: 'custom', path: ['clients', i], message: 'give clientSecret or clientSecretSha256, not both' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clients', i],
+          message: 'give clientSecret or clientSecretSha256, not both',
+        });
       }
     }
   });
@@ -180,7 +196,6 @@ export type OidcUpstreamConfig = z.output<typeof OidcUpstreamConfig>;
 export type DevUpstreamConfig = z.output<typeof DevUpstreamConfig>;
 export type StaticClientConfig = z.output<typeof StaticClientConfig>;
 export type McpUpstreamConfig = z.output<typeof McpUpstreamConfig>;
-export type StoreConfig = z.output<typeof StoreConfig>;
 
 /** The parsed config plus the URLs every endpoint needs, derived once. */
 export interface GatewayConfig extends ParsedGatewayConfig {

@@ -6,9 +6,10 @@
  * - `page`: an HTML page, never a redirect (OAuth 2.1 §4.1.2.1: bad client or redirect URI)
  * - `redirect`: back to the client's redirect URI with `error`, `state` and RFC 9207 `iss`
  */
+
+import type { Logger } from '../logger.js';
 import { OAuthError, type OAuthErrorOptions } from '../oauth/errors.js';
 import { formatChallenge } from '../oauth/www-authenticate.js';
-import type { Logger } from '../logger.js';
 import { StoreError } from '../store/store.js';
 import { errorPage } from './pages/error.js';
 import { pageResponse } from './pages/layout.js';
@@ -16,7 +17,11 @@ import { pageResponse } from './pages/layout.js';
 /** An OAuthError that also carries response headers (`Retry-After`, `WWW-Authenticate: Basic`). */
 export class GatewayError extends OAuthError {
   readonly headers: Record<string, string>;
-  constructor(error: string, description?: string, options: OAuthErrorOptions & { headers?: Record<string, string> } = {}) {
+  constructor(
+    error: string,
+    description?: string,
+    options: OAuthErrorOptions & { headers?: Record<string, string> } = {},
+  ) {
     super(error, description, options);
     this.headers = options.headers ?? {};
   }
@@ -73,7 +78,11 @@ export function renderError(error: unknown, surface: ErrorSurface, logger?: Logg
       });
     }
     case 'page':
-      return pageResponse(errorPage(err.error, err.description), { status: err.status, headers: own });
+      // A page has no authentication scheme to challenge with: an unknown client is a 400 here.
+      return pageResponse(errorPage(err.error, err.description), {
+        status: err.status === 401 ? 400 : err.status,
+        headers: own,
+      });
     case 'redirect': {
       // RFC 6749 §4.1.2.1 error response, plus RFC 9207 §2 `iss` on errors too.
       const url = new URL(surface.redirectUri);

@@ -13,20 +13,25 @@ const MCP_ALLOWED_HEADER = /^(authorization|content-type|accept|last-event-id|mc
 
 export type CorsPolicy = { kind: 'public' } | { kind: 'mcp'; origins: ReadonlySet<string> };
 
-export function corsHeaders(request: Request, policy: CorsPolicy): Record<string, string> {
-  const origin = request.headers.get('origin');
+/** The CORS headers for a response to a request from `origin` (none without an Origin). */
+export function corsHeaders(origin: string | null | undefined, policy: CorsPolicy): Record<string, string> {
   if (!origin) return {};
   if (policy.kind === 'public') {
     return { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': 'WWW-Authenticate' };
   }
   if (!policy.origins.has(origin)) return {};
-  return { 'Access-Control-Allow-Origin': origin, 'Access-Control-Expose-Headers': MCP_EXPOSE, Vary: 'Origin' };
+  return {
+    'Access-Control-Allow-Origin': origin,
+    'Access-Control-Expose-Headers': MCP_EXPOSE,
+    Vary: 'Origin',
+  };
 }
 
 /** Answers an OPTIONS preflight; a disallowed origin gets 204 without CORS headers (the browser blocks). */
 export function preflightResponse(request: Request, policy: CorsPolicy): Response {
-  const base = corsHeaders(request, policy);
-  if (!base['Access-Control-Allow-Origin']) return new Response(null, { status: 204, headers: { Vary: 'Origin' } });
+  const base = corsHeaders(request.headers.get('origin'), policy);
+  if (!base['Access-Control-Allow-Origin'])
+    return new Response(null, { status: 204, headers: { Vary: 'Origin' } });
   const requested = (request.headers.get('access-control-request-headers') ?? '')
     .split(',')
     .map((h) => h.trim())

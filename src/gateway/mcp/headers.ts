@@ -66,11 +66,27 @@ export function requestHeaderFilter(extra: readonly string[] = []): (name: strin
   return (name) => allowed.has(name) || name.startsWith(FORWARDED_REQUEST_PREFIX);
 }
 
-/** Names listed in `Connection` are hop-by-hop too (RFC 9110 §7.6.1). */
-export function responseHeaderFilter(connection: string | undefined): (name: string) => boolean {
-  if (!connection) return (name) => !DROPPED_RESPONSE_HEADERS.has(name);
-  const listed = new Set(connection.split(',').map((t) => t.trim().toLowerCase()));
-  return (name) => !DROPPED_RESPONSE_HEADERS.has(name) && !listed.has(name);
+/**
+ * The upstream's raw response headers (`name, value, …`) as the client may see them: names
+ * lower-cased, dropped ones removed, and so are names listed in `Connection` (RFC 9110 §7.6.1).
+ */
+export function forwardableResponseHeaders(raw: readonly string[]): string[] {
+  let listed: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() !== 'connection') continue;
+    const value = raw[i + 1]!.toLowerCase();
+    if (value !== 'keep-alive' && value !== 'close') {
+      listed ??= new Set();
+      for (const token of value.split(',')) listed.add(token.trim());
+    }
+  }
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (DROPPED_RESPONSE_HEADERS.has(name) || listed?.has(name)) continue;
+    out.push(name, raw[i + 1]!);
+  }
+  return out;
 }
 
 /** RFC 9110 §5.5: visible ASCII, space and tab; no leading or trailing whitespace. */

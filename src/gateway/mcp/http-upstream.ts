@@ -6,16 +6,16 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { OAuthError } from '../../oauth/errors.js';
 import { type Logger, silentLogger } from '../../logger.js';
 import { DEFAULT_MAX_BODY_BYTES, parseJsonRpcBody, readNodeBody, readWebBody } from './body.js';
-import { type HeaderRecord, identityHeaders, requestHeaderFilter, responseHeaderFilter } from './headers.js';
+import { forwardableResponseHeaders, identityHeaders, requestHeaderFilter } from './headers.js';
 import { type JsonRpcId, McpHttpError, SERVER_ERROR, SESSION_NOT_FOUND } from './jsonrpc.js';
-import { isNullBodyStatus, toHeaderPairs, toWebStream } from './node-stream.js';
+import { isNullBodyStatus, relay, toHeaderPairs, toWebStream } from './node-stream.js';
 import { badGateway, errorToResponse, writeNodeError } from './render.js';
 import { type HeaderGetter, protocolEra, validateStatelessMetadata } from './request-metadata.js';
 import { createSessionBinding } from './session-binding.js';
 import type { McpEndpoint, McpPrincipal } from './types.js';
+import { requireUpstreamToken } from './upstream-token.js';
 
 export interface HttpUpstreamOptions {
   /** The MCP server's Streamable HTTP endpoint. */
@@ -46,7 +46,8 @@ export interface HttpUpstreamOptions {
 
 interface Prepared {
   method: string;
-  headers: http.OutgoingHttpHeaders;
+  /** Flat `name, value, …`: node:http writes it as is, without a per-header `setHeader`. */
+  headers: string[];
   body: Buffer | undefined;
   userId: string;
   replyId: JsonRpcId | null;
@@ -59,7 +60,6 @@ interface InFlight {
   upReq: http.ClientRequest;
   /** A GET stream: open until someone ends it, so shutdown cuts it rather than waits. */
   stream: boolean;
-  closed: Promise<void>;
 }
 
 const ALLOWED_METHODS = 'GET, POST, DELETE';
@@ -70,10 +70,12 @@ export function createHttpUpstream(opts: HttpUpstreamOptions): McpEndpoint {
     throw new TypeError(`MCP upstream must be an http(s) URL, not ${url.protocol}`);
   }
   const staticHeaders = lowerCaseKeys(opts.headers ?? {});
-  if (opts.credential === 'static' && Object.keys(staticHeaders).length === 0) {
+  const staticNames = new Set(Object.keys(staticHeaders));
+  const staticFlat = Object.entries(staticHeaders).flat();
+  if (opts.credential === 'static' && staticNames.size === 0) {
     throw new TypeError("credential 'static' needs the credential in `headers`");
   }
-  if (opts.credential !== 'static' && 'authorization' in staticHeaders) {
+  if (opts.credential !== 'static' && staticNames.has('authorization')) {
     throw new TypeError(`an Authorization header in \`headers\` needs credential 'static'`);
   }
   const logger = opts.logger ?? silentLogger;
@@ -110,95 +112,93 @@ export function createHttpUpstream(opts: HttpUpstreamOptions): McpEndpoint {
   ): Promise<Prepared> {
     if (closing) throw new McpHttpError(503, SERVER_ERROR, 'the gateway is shutting down');
     if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
-      throw new McpHttpError(405, SERVER_ERROR, 'Method not allowed', { headers: { allow: ALLOWED_METHODS } });
-    }
-    const headers: http.OutgoingHttpHeaders = {};
-    for (const name of headerNames) {
-      if (forward(name)) headers[name] = header(name);
+      throw new McpHttpError(405, SERVER_ERROR, 'Method not allowed', {
+        headers: { allow: ALLOWED_METHODS },
+      });
     }
     const version = header('mcp-protocol-version');
     const era = protocolEra(version);
+    const stateless = era === 'stateless';
+    const headers: string[] = ['host', url.host];
+    let sessionId: string | undefined;
+    for (const name of headerNames) {
+      if (!forward(name) || staticNames.has(name)) continue;
+      if (name === 'mcp-session-id') {
+        if (!stateless) sessionId = header(name); // T5: a 2026 request carries no session
+        continue;
+      }
+      if (stateless && name === 'last-event-id') continue; // T5: nor is it resumable
+      headers.push(name, header(name)!);
+    }
     let body: Buffer | undefined;
     let replyId: JsonRpcId | null = null;
     if (method === 'POST') {
       body = await readBody(maxBodyBytes);
       const parsed = parseJsonRpcBody(body); // R16: malformed JSON is a 400 here, not upstream
       replyId = parsed.replyId;
-      if (era === 'stateless') validateStatelessMetadata(header, version!, parsed);
-      headers['content-length'] = body.length;
+      if (stateless) validateStatelessMetadata(header, version!, parsed);
+      headers.push('content-length', String(body.length));
     }
-    if (era === 'stateless') {
-      // T5: 2026 requests carry no session and are not resumable.
-      delete headers['mcp-session-id'];
-      delete headers['last-event-id'];
-    } else if (binding && typeof headers['mcp-session-id'] === 'string') {
-      const upstreamId = binding.unwrap(headers['mcp-session-id'], principal.userId);
+    if (sessionId !== undefined) {
+      const upstreamId = binding ? binding.unwrap(sessionId, principal.userId) : sessionId;
       // R18: another user's (or a forged) session id is unknown here.
       if (!upstreamId) throw new McpHttpError(404, SESSION_NOT_FOUND, 'Session not found', { id: replyId });
-      headers['mcp-session-id'] = upstreamId;
+      headers.push('mcp-session-id', upstreamId);
     }
-    Object.assign(headers, staticHeaders);
-    if (opts.credential === 'upstream-token') headers['authorization'] = `Bearer ${await upstreamToken(principal)}`;
-    if (sendIdentity) Object.assign(headers, identityHeaders(principal));
+    for (const h of staticFlat) headers.push(h);
+    if (opts.credential === 'upstream-token') {
+      headers.push('authorization', `Bearer ${await requireUpstreamToken(principal)}`);
+    }
+    if (sendIdentity) {
+      const identity = identityHeaders(principal);
+      for (const name in identity) headers.push(name, identity[name]!);
+    }
     return {
       method,
       headers,
       body,
       userId: principal.userId,
       replyId,
-      bindResponseSession: binding !== undefined && era !== 'stateless',
+      bindResponseSession: binding !== undefined && !stateless,
     };
   }
 
   /** Starts the upstream request; the caller wires 'response' and 'error'. */
   function send(p: Prepared): http.ClientRequest {
     const upReq = requestFn({ ...target, method: p.method, headers: p.headers });
-    const entry: InFlight = {
-      upReq,
-      stream: p.method === 'GET',
-      closed: new Promise((resolve) => upReq.once('close', resolve)),
-    };
+    const entry: InFlight = { upReq, stream: p.method === 'GET' };
     inFlight.add(entry);
     upReq.once('close', () => inFlight.delete(entry));
     upReq.end(p.body);
     return upReq;
   }
 
-  /** Status and headers for the client, or an error to answer instead. */
-  function translate(p: Prepared, upRes: http.IncomingMessage): { status: number; headers: HeaderRecord } {
+  /** Status and flat headers for the client, or an error to answer instead. */
+  function translate(p: Prepared, upRes: http.IncomingMessage): { status: number; headers: string[] } {
     const status = upRes.statusCode ?? 502;
     if (status === 401 || status < 200 || status > 599) {
       // The upstream refused the gateway's credential: the client's token is fine, so no challenge.
       upRes.resume();
       logger.warn({ upstream: upstreamName, status }, 'MCP upstream refused the request');
-      throw badGateway(`the MCP server answered ${status} to the gateway`);
+      throw badGateway(`the MCP server answered ${status} to the gateway`, undefined, p.replyId);
     }
-    const keep = responseHeaderFilter(upRes.headers.connection);
-    const headers: HeaderRecord = {};
-    for (const [name, value] of toHeaderPairs(upRes.headers)) {
-      if (!keep(name)) continue;
-      headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+    const headers = forwardableResponseHeaders(upRes.rawHeaders);
+    let sse = false;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i];
+      if (name === 'mcp-session-id' && binding && p.bindResponseSession) {
+        headers[i + 1] = binding.wrap(headers[i + 1]!, p.userId);
+      } else if (name === 'content-type') {
+        sse = headers[i + 1]!.toLowerCase().startsWith('text/event-stream');
+      }
     }
-    const sessionId = headers['mcp-session-id'];
-    if (sessionId && binding && p.bindResponseSession) headers['mcp-session-id'] = binding.wrap(sessionId, p.userId);
-    if (headers['content-type']?.startsWith('text/event-stream')) headers['x-accel-buffering'] = 'no';
+    if (sse) headers.push('x-accel-buffering', 'no');
     return { status, headers };
   }
 
-  async function upstreamToken(principal: McpPrincipal): Promise<string> {
-    let token: string | undefined;
-    try {
-      token = await principal.upstreamAccessToken();
-    } catch (cause) {
-      throw new OAuthError('invalid_token', 'the upstream sign-in could not be refreshed', { cause });
-    }
-    if (!token) throw new OAuthError('invalid_token', 'the upstream sign-in has expired; sign in again');
-    return token;
-  }
-
-  function upstreamFailed(err: Error): McpHttpError {
+  function upstreamFailed(err: Error, p: Prepared): McpHttpError {
     logger.warn({ upstream: upstreamName, err: err.message }, 'MCP upstream request failed');
-    return badGateway(`the MCP server at ${upstreamName} could not be reached`, err);
+    return badGateway(`the MCP server at ${upstreamName} could not be reached`, err, p.replyId);
   }
 
   return {
@@ -225,12 +225,12 @@ export function createHttpUpstream(opts: HttpUpstreamOptions): McpEndpoint {
             const { status, headers } = translate(prepared, upRes);
             if (isNullBodyStatus(status)) upRes.resume();
             const body = isNullBodyStatus(status) ? null : toWebStream(upRes);
-            resolve(new Response(body, { status, headers }));
+            resolve(new Response(body, { status, headers: toHeaderPairs(headers) }));
           } catch (err) {
             resolve(errorToResponse(err));
           }
         });
-        upReq.on('error', (err) => resolve(errorToResponse(upstreamFailed(err))));
+        upReq.on('error', (err) => resolve(errorToResponse(upstreamFailed(err, prepared))));
       });
     },
 
@@ -253,7 +253,7 @@ export function createHttpUpstream(opts: HttpUpstreamOptions): McpEndpoint {
         if (!res.writableFinished) upReq.destroy(); // client gone: abort the upstream leg
       });
       upReq.on('response', (upRes) => {
-        let translated: { status: number; headers: HeaderRecord };
+        let translated: { status: number; headers: string[] };
         try {
           translated = translate(prepared, upRes);
         } catch (err) {
@@ -261,14 +261,11 @@ export function createHttpUpstream(opts: HttpUpstreamOptions): McpEndpoint {
           return;
         }
         res.writeHead(translated.status, translated.headers);
-        if (translated.headers['content-length'] === undefined) res.flushHeaders(); // streams start now
-        upRes.on('error', () => res.destroy());
-        res.on('close', () => upRes.destroy());
-        upRes.pipe(res);
+        relay(upRes, res);
       });
       upReq.on('error', (err) => {
         if (res.headersSent) res.destroy();
-        else writeNodeError(res, upstreamFailed(err));
+        else writeNodeError(res, upstreamFailed(err, prepared));
       });
     },
 
@@ -279,7 +276,10 @@ export function createHttpUpstream(opts: HttpUpstreamOptions): McpEndpoint {
       const deadline = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, drainTimeoutMs);
       });
-      await Promise.race([Promise.all([...inFlight].map((e) => e.closed)), deadline]);
+      const drained = [...inFlight].map((e) =>
+        e.upReq.closed ? undefined : new Promise<void>((resolve) => e.upReq.once('close', () => resolve())),
+      );
+      await Promise.race([Promise.all(drained), deadline]);
       clearTimeout(timer);
       for (const entry of inFlight) entry.upReq.destroy();
       ownAgent?.destroy();
@@ -291,8 +291,8 @@ function headerString(value: string | string[] | undefined): string | undefined 
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
-function lowerCaseKeys(headers: Record<string, string>): HeaderRecord {
-  const out: HeaderRecord = {};
+function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) out[k.toLowerCase()] = v;
   return out;
 }

@@ -3,7 +3,7 @@
  * and empty statuses, for both the fetch-style and the node:http paths.
  */
 import type { ServerResponse } from 'node:http';
-import { McpHttpError } from './jsonrpc.js';
+import { INTERNAL_ERROR, type JsonRpcId, McpHttpError } from './jsonrpc.js';
 
 const JSON_TYPE = 'application/json';
 
@@ -38,6 +38,6 @@ export function writeNodeJson(
 }
 
 /** The 502 both upstream kinds answer with when the MCP server cannot be reached or fails. */
-export function badGateway(message: string, cause?: unknown): McpHttpError {
-  return new McpHttpError(502, -32603, message, { cause });
+export function badGateway(message: string, cause?: unknown, id: JsonRpcId | null = null): McpHttpError {
+  return new McpHttpError(502, INTERNAL_ERROR, message, { cause, id });
 }

@@ -67,7 +67,9 @@ export function validateStatelessMetadata(header: HeaderGetter, version: string,
   }
   const meta = params?.['_meta'];
   const bodyVersion =
-    typeof meta === 'object' && meta !== null ? (meta as Record<string, unknown>)[META_PROTOCOL_VERSION] : undefined;
+    typeof meta === 'object' && meta !== null
+      ? (meta as Record<string, unknown>)[META_PROTOCOL_VERSION]
+      : undefined;
   if (bodyVersion !== undefined && bodyVersion !== version) {
     throw mismatch(`MCP-Protocol-Version header does not match _meta ${META_PROTOCOL_VERSION}`, id);
   }

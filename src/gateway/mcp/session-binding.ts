@@ -9,6 +9,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** 128-bit tag, base64url (22 characters; never contains '.'). */
 const TAG_BYTES = 16;
+const CACHE_ENTRIES = 10_000;
 
 export interface SessionBinding {
   /** The id handed to the client for an upstream session created by `userId`. */
@@ -21,23 +22,34 @@ export function createSessionBinding(secret: Uint8Array = randomBytes(32)): Sess
   if (secret.byteLength < 16) throw new TypeError('sessionSecret must be at least 16 bytes');
   const key = Buffer.from(secret);
   const tag = (upstreamId: string, userId: string) =>
-    createHmac('sha256', key)
-      .update(userId)
-      .update('\0')
-      .update(upstreamId)
-      .digest()
-      .subarray(0, TAG_BYTES);
+    createHmac('sha256', key).update(userId).update('\0').update(upstreamId).digest().subarray(0, TAG_BYTES);
+  // Recent (user, id) pairs both ways, so a busy session costs Map lookups, not HMACs.
+  const wrapped = new Map<string, string>();
+  const verified = new Map<string, string>();
   return {
     wrap(upstreamId, userId) {
-      return `${upstreamId}.${tag(upstreamId, userId).toString('base64url')}`;
+      const cacheKey = `${userId}\0${upstreamId}`;
+      let id = wrapped.get(cacheKey);
+      if (id === undefined) {
+        id = `${upstreamId}.${tag(upstreamId, userId).toString('base64url')}`;
+        if (wrapped.size >= CACHE_ENTRIES) wrapped.clear();
+        wrapped.set(cacheKey, id);
+      }
+      return id;
     },
     unwrap(clientId, userId) {
+      const cacheKey = `${userId}\0${clientId}`;
+      const hit = verified.get(cacheKey);
+      if (hit !== undefined) return hit;
       const dot = clientId.lastIndexOf('.');
       if (dot <= 0) return undefined;
       const upstreamId = clientId.slice(0, dot);
       const presented = Buffer.from(clientId.slice(dot + 1), 'base64url');
-      if (presented.length !== TAG_BYTES) return undefined;
-      return timingSafeEqual(presented, tag(upstreamId, userId)) ? upstreamId : undefined;
+      if (presented.length !== TAG_BYTES || !timingSafeEqual(presented, tag(upstreamId, userId)))
+        return undefined;
+      if (verified.size >= CACHE_ENTRIES) verified.clear();
+      verified.set(cacheKey, upstreamId);
+      return upstreamId;
     },
   };
 }

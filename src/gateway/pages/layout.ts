@@ -5,7 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 
-const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const ENTITIES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
 
 /** Escapes text for HTML element content and quoted attribute values. */
 export function escapeHtml(value: string): string {
@@ -49,8 +55,8 @@ h1{font-size:20px;line-height:1.3;margin:0 0 6px}p{margin:0 0 12px}.muted{color:
 background:var(--accent);color:var(--accent-ink);display:flex;align-items:center;justify-content:center;font-weight:700;
 font-size:20px;flex:none}.app strong{display:block;font-size:16px}
 dl{margin:16px 0;border-top:1px solid var(--line)}dl div{display:flex;justify-content:space-between;gap:12px;
-padding:10px 0;border-bottom:1px solid var(--line);font-size:14px}dt{color:var(--muted)}dd{margin:0;text-align:right;
-word-break:break-all;font-weight:500}
+padding:10px 0;border-bottom:1px solid var(--line);font-size:14px}dt{color:var(--muted);white-space:nowrap}dd{margin:0;text-align:right;overflow-wrap:anywhere;
+font-weight:500}
 ul.scopes{list-style:none;padding:0;margin:8px 0 16px}ul.scopes li{padding:8px 12px;border:1px solid var(--line);
 border-radius:10px;margin-bottom:6px;font-size:14px}ul.scopes code{font-weight:600}
 .warn{background:var(--warn-bg);border:1px solid var(--warn-line);border-radius:10px;padding:10px 12px;font-size:14px;
@@ -61,7 +67,7 @@ button.primary{background:var(--accent);border-color:var(--accent);color:var(--a
 button:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 label{display:block;font-size:14px;font-weight:600;margin:12px 0 4px}input[type=text],input[type=password]{width:100%;
 padding:10px 12px;border-radius:10px;border:1px solid var(--line);background:var(--bg);color:var(--ink);font:inherit}
-.error h1{color:var(--danger)}footer{text-align:center;color:var(--muted);font-size:12px;margin-top:14px}
+.note{margin-top:14px}.error h1{color:var(--danger)}footer{text-align:center;color:var(--muted);font-size:12px;margin-top:14px}
 `;
 
 const LOGO =
@@ -78,13 +84,13 @@ export function renderPage(opts: PageOptions): { html: string; nonce: string } {
   const nonce = randomBytes(16).toString('base64');
   const doc = html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>${opts.title}</title><style nonce="${nonce}">${raw(STYLE)}</style></head>
+<meta name="referrer" content="same-origin"><title>${opts.title}</title><style nonce="${nonce}">${raw(STYLE)}</style></head>
 <body><main><div class="card ${opts.className ?? ''}"><div class="brand">${raw(LOGO)}<span>Portcullis</span></div>${opts.body}</div>
 <footer>Secured by Portcullis · OAuth 2.1 for MCP</footer></main></body></html>`;
   return { html: doc.value, nonce };
 }
 
-/** Headers for every page: no framing, no caching, no scripts, no referrer leaks. */
+/** Headers for every page: no framing, no caching, no scripts, no referrer beyond the gateway (same-origin keeps `Origin` on form posts). */
 export function pageHeaders(nonce: string): Record<string, string> {
   return {
     'Content-Type': 'text/html; charset=utf-8',
@@ -92,7 +98,7 @@ export function pageHeaders(nonce: string): Record<string, string> {
     'X-Frame-Options': 'DENY',
     'Content-Security-Policy': `default-src 'none'; style-src 'nonce-${nonce}'; img-src data:; base-uri 'none'; frame-ancestors 'none'`,
     'X-Content-Type-Options': 'nosniff',
-    'Referrer-Policy': 'no-referrer',
+    'Referrer-Policy': 'same-origin',
   };
 }
 
