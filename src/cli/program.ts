@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { callCommand } from './commands/call.js';
 import { doctorCommand } from './commands/doctor.js';
+import { gatewayCommand } from './commands/gateway.js';
 import { loginCommand } from './commands/login.js';
 import { logoutCommand } from './commands/logout.js';
 import { statusCommand } from './commands/status.js';
@@ -23,6 +24,7 @@ export const COMMANDS: CommandDefinition[] = [
   toolsCommand,
   callCommand,
   doctorCommand,
+  gatewayCommand,
 ];
 
 const EXIT_CODES = `
