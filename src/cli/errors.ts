@@ -136,12 +136,6 @@ function clientError(code: ClientErrorCode, message: string, url: string, networ
         `run portcullis login ${url} again; without a browser on this machine add --no-browser and paste the redirect URL`,
         ExitCode.authorization,
       );
-    case 'step_up_limit':
-      return withHint(
-        message,
-        `log in with the scopes it needs: portcullis login ${url} --scope "…"`,
-        ExitCode.authorization,
-      );
     case 'callback_port_in_use':
       return withHint(
         message,

@@ -34,7 +34,7 @@ export function browserCommand(url: string, opts: OpenBrowserOptions = {}): [str
 }
 
 /** Resolves once the launcher started (or failed to); the caller prints the URL either way. */
-export function openBrowser(url: URL | string, opts: OpenBrowserOptions = {}): Promise<void> {
+export async function openBrowser(url: URL | string, opts: OpenBrowserOptions = {}): Promise<void> {
   const safe = assertBrowserUrl(url).href;
   const [command, args] = browserCommand(safe, opts);
   return new Promise((resolve, reject) => {

@@ -13,7 +13,6 @@ export type ClientErrorCode =
   | 'callback_timeout'
   | 'callback_port_in_use'
   | 'token_request_failed'
-  | 'step_up_limit' // the server kept asking for more scope
   | 'aborted'
   // Host apps (connection manager, web login flow):
   | 'unknown_server' // no server registered under this (userId, serverId)

@@ -21,13 +21,15 @@ function digest(label: string, value: string): string {
     .slice(0, 22);
 }
 
-export function assertConnectionKey(key: ConnectionKey): void {
-  for (const field of ['userId', 'serverId'] as const) {
-    const value = key?.[field];
-    if (typeof value !== 'string' || value.length === 0 || value.includes('\0')) {
-      throw new TypeError(`${field} must be a non-empty string without U+0000`);
-    }
+export function assertId(value: unknown, field: 'userId' | 'serverId'): asserts value is string {
+  if (typeof value !== 'string' || value.length === 0 || value.includes('\0')) {
+    throw new TypeError(`${field} must be a non-empty string without U+0000`);
   }
+}
+
+export function assertConnectionKey(key: ConnectionKey): void {
+  assertId(key?.userId, 'userId');
+  assertId(key?.serverId, 'serverId');
 }
 
 /** A stable id for a key, usable as a Map key (the ids cannot contain U+0000). */

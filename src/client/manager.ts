@@ -7,25 +7,24 @@
  */
 import { type Logger, silentLogger } from '../logger.js';
 import { assertSecureUrl, canonicalResourceUrl } from '../oauth/url-rules.js';
-import { type Store, StoreError } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import { isTransportError } from '../transport/errors.js';
-import { type McpSession, openMcpSession } from '../transport/mcp-session.js';
-import { createStreamableHttpClient } from '../transport/streamable-http.js';
-import { createAuthFetch } from './auth-fetch.js';
-import type { Authorizer } from './authorizer.js';
+import type { McpSession } from '../transport/mcp-session.js';
 import { ClientError } from './errors.js';
 import {
   assertConnectionKey,
+  assertId,
   type ConnectionKey,
   connectionId,
   keyStore,
   registryNamespace,
 } from './key-store.js';
+import { KeyConnection } from './manager-connection.js';
 import { ConnectionEvents } from './manager-events.js';
 import { type ServerEntry, type ServerStatus, serverStatus } from './manager-status.js';
 import type { RegistrationOptions } from './registration.js';
 import { type RevocationResult, removeServerState } from './revoke.js';
-import type { AuthFetch, Interaction } from './types.js';
+import type { Interaction } from './types.js';
 import { type CompletedLogin, createWebFlow, storeGuard, type WebFlow } from './web-flow.js';
 
 export interface ConnectionManagerOptions {
@@ -104,31 +103,16 @@ export interface ConnectionManager {
   closeAll(): Promise<void>;
 }
 
-interface Connection {
-  key: ConnectionKey;
-  entry: ServerEntry;
-  authFetch: AuthFetch & { authorizer: Authorizer };
-  session: McpSession | undefined;
-  opening: Promise<McpSession> | undefined;
-  login: AbortController | undefined;
-  reinitialize: 'session_expired' | undefined;
-  /** A session the server ended, closed once its successor is open (closing it now would fail its calls). */
-  retired: McpSession | undefined;
-  lastFailure: { code: string; message: string } | undefined;
-}
-
-const RELAYED = ['authorization_required', 'authorized', 'token_refreshed', 'reauth_required'] as const;
-
 export function createConnectionManager(options: ConnectionManagerOptions): ConnectionManager {
   const { store } = options;
   const logger = options.logger ?? silentLogger;
   const clock = options.clock ?? Date.now;
   const clientInfo = options.clientInfo ?? { name: 'portcullis-host', version: '1.0.0' };
   const events = new ConnectionEvents();
-  const connections = new Map<string, Promise<Connection>>();
+  const connections = new Map<string, Promise<KeyConnection>>();
   /** The same connections once built, for synchronous access (cancelLogin, status). */
-  const live = new Map<string, Connection>();
-  // Sessions that failed after a login had started: their status is kept here.
+  const live = new Map<string, KeyConnection>();
+  /** The last failure per key in this process, for `list()`; cleared by the next success. */
   const failures = new Map<string, { code: string; message: string }>();
   let webFlow: WebFlow | undefined;
 
@@ -147,164 +131,46 @@ export function createConnectionManager(options: ConnectionManagerOptions): Conn
     return entry;
   }
 
-  function connection(key: ConnectionKey): Promise<Connection> {
+  function connection(key: ConnectionKey): Promise<KeyConnection> {
     const id = connectionId(key);
-    let conn = connections.get(id);
-    if (!conn) {
-      const building: Promise<Connection> = requireEntry(key).then((entry) => {
-        const built = createConnection(key, entry);
-        if (connections.get(id) === building) live.set(id, built);
-        return built;
-      });
-      building.catch(() => {
-        if (connections.get(id) === building) connections.delete(id);
-      });
-      connections.set(id, building);
-      conn = building;
-    }
-    return conn;
-  }
-
-  function createConnection(key: ConnectionKey, entry: ServerEntry): Connection {
-    const conn: Connection = {
-      key: { userId: key.userId, serverId: key.serverId },
-      entry,
-      authFetch: undefined as unknown as Connection['authFetch'],
-      session: undefined,
-      opening: undefined,
-      login: undefined,
-      reinitialize: undefined,
-      retired: undefined,
-      lastFailure: undefined,
-    };
-    const interaction = options.interactionFor?.(conn.key);
-    conn.authFetch = createAuthFetch({
-      serverUrl: entry.url,
-      store: keyStore(store, key),
-      ...(interaction ? { interaction: cancellable(interaction, conn) } : {}),
-      registration: { clientName: clientInfo.name, ...options.registration, ...entry.registration },
-      ...(entry.scope ? { scope: entry.scope } : {}),
-      ...(entry.headers ? { headers: entry.headers } : {}),
-      ...(options.refreshSkewSeconds !== undefined ? { refreshSkewSeconds: options.refreshSkewSeconds } : {}),
-      ...(options.authorizationTimeoutMs !== undefined
-        ? { authorizationTimeoutMs: options.authorizationTimeoutMs }
-        : {}),
-      ...(options.allowHttp ? { allowHttp: true } : {}),
-      ...(options.fetch ? { fetch: options.fetch } : {}),
-      clock,
-      logger,
-    });
-    for (const type of RELAYED) {
-      conn.authFetch.events.addEventListener(type, (event) => {
-        const { serverUrl: _, ...detail } = (event as CustomEvent<Record<string, unknown>>).detail ?? {};
-        events.dispatchEvent(
-          new CustomEvent(type, { detail: { ...detail, key: conn.key, serverUrl: entry.url } }),
-        );
-      });
-    }
-    return conn;
-  }
-
-  /** Wraps the host's interaction so `cancelLogin(key)` can abort it, whatever it does with signals. */
-  function cancellable(inner: Interaction, conn: Connection): Interaction {
-    return {
-      redirectUri: (hint) => {
-        conn.login ??= new AbortController();
-        return inner.redirectUri(hint);
-      },
-      authorize: async (url, signal) => {
-        conn.login ??= new AbortController();
-        const cancel = conn.login;
-        const cancelled = new Promise<never>((_, reject) => {
-          const fail = () => reject(new ClientError('aborted', `login to ${conn.key.serverId} cancelled`));
-          if (cancel.signal.aborted) fail();
-          cancel.signal.addEventListener('abort', fail, { once: true });
-        });
-        try {
-          return await Promise.race([
-            inner.authorize(url, AbortSignal.any([signal, cancel.signal])),
-            cancelled,
-          ]);
-        } finally {
-          if (conn.login === cancel) conn.login = undefined;
-        }
-      },
-      close: async () => {
-        conn.login = undefined;
-        await inner.close?.();
-      },
-    };
-  }
-
-  async function openSession(conn: Connection): Promise<McpSession> {
-    const transport = createStreamableHttpClient({ url: conn.entry.url, fetch: conn.authFetch, logger });
-    try {
-      const session = await openMcpSession({
-        transport,
+    const existing = connections.get(id);
+    if (existing) return existing;
+    const building: Promise<KeyConnection> = requireEntry(key).then((entry) => {
+      const built = new KeyConnection(key, entry, {
+        store,
+        events,
         clientInfo,
+        interaction: options.interactionFor?.({ userId: key.userId, serverId: key.serverId }),
+        registration: options.registration,
+        refreshSkewSeconds: options.refreshSkewSeconds,
+        authorizationTimeoutMs: options.authorizationTimeoutMs,
+        requestTimeoutMs: options.requestTimeoutMs,
+        allowHttp: options.allowHttp,
+        fetch: options.fetch,
+        clock,
         logger,
-        ...(options.requestTimeoutMs ? { timeoutMs: options.requestTimeoutMs } : {}),
       });
-      transport.onsessionexpired = () => retire(conn, session);
-      return session;
-    } catch (err) {
-      await transport.close().catch(() => {});
-      throw err;
-    }
+      if (connections.get(id) === building) live.set(id, built);
+      return built;
+    });
+    building.catch(() => {
+      if (connections.get(id) === building) connections.delete(id);
+    });
+    connections.set(id, building);
+    return building;
   }
 
-  /** §Session Management: a 404 to the session id means the server ended it; the next use starts anew. */
-  function retire(conn: Connection, session: McpSession): void {
-    if (conn.session !== session) return;
-    conn.session = undefined;
-    conn.reinitialize = 'session_expired';
-    conn.retired = session;
-  }
-
-  async function ensureSession(conn: Connection): Promise<McpSession> {
-    if (conn.session) return conn.session;
-    conn.opening ??= openSession(conn)
-      .then((session) => {
-        conn.session = session;
-        const reason = conn.reinitialize;
-        conn.reinitialize = undefined;
-        conn.retired?.close().catch(() => {});
-        conn.retired = undefined;
-        if (reason)
-          events.emit('session_reinitialized', { key: conn.key, serverUrl: conn.entry.url, reason });
-        return session;
-      })
-      .finally(() => {
-        conn.opening = undefined;
-      });
-    return conn.opening;
-  }
-
-  /** Runs `op` on the key's session; a session the server ended (404) is re-initialized and `op` retried once. */
+  /** Runs `op` on the key's session, keeping the outcome for `list()`. */
   async function run<T>(key: ConnectionKey, op: (session: McpSession) => Promise<T>): Promise<T> {
-    const conn = await connection(key);
     const id = connectionId(key);
     try {
-      let session = await ensureSession(conn);
-      let result: T;
-      try {
-        result = await op(session);
-      } catch (err) {
-        if (!isTransportError(err, 'session_expired')) throw err;
-        retire(conn, session);
-        session = await ensureSession(conn);
-        result = await op(session);
-      }
-      conn.lastFailure = undefined;
+      const result = await (await connection(key)).run(op);
       failures.delete(id);
       return result;
     } catch (err) {
-      const failure = normalize(err);
-      if (failure instanceof ClientError || isTransportError(failure)) {
-        conn.lastFailure = { code: failure.code, message: failure.message };
-        failures.set(id, conn.lastFailure);
-      }
-      throw failure;
+      if (err instanceof ClientError || isTransportError(err))
+        failures.set(id, { code: err.code, message: err.message });
+      throw err;
     }
   }
 
@@ -313,14 +179,7 @@ export function createConnectionManager(options: ConnectionManagerOptions): Conn
     const pending = connections.get(id);
     connections.delete(id);
     live.delete(id);
-    const conn = await pending?.catch(() => undefined);
-    if (!conn) return;
-    conn.login?.abort();
-    const session = conn.session ?? (await conn.opening?.catch(() => undefined));
-    conn.session = undefined;
-    await conn.retired?.close().catch(() => {});
-    conn.retired = undefined;
-    await session?.close().catch((err: unknown) => logger.debug({ err }, 'closing a session failed'));
+    await (await pending?.catch(() => undefined))?.close();
   }
 
   const web = (): WebFlow => {
@@ -367,8 +226,10 @@ export function createConnectionManager(options: ConnectionManagerOptions): Conn
         addedAt: existing?.addedAt ?? clock(),
       };
       await storeGuard(() => store.set(registryNamespace(server.userId), server.serverId, entry));
-      // Settings may have changed: the next use builds the connection afresh.
-      if (existing) await close(server);
+      // Changed settings (headers, registration, scope): the next use builds the connection afresh.
+      const { addedAt: _was, ...before } = existing ?? { addedAt: 0 };
+      const { addedAt: _now, ...after } = entry;
+      if (existing && JSON.stringify(before) !== JSON.stringify(after)) await close(server);
       return entry;
     },
 
@@ -400,10 +261,7 @@ export function createConnectionManager(options: ConnectionManagerOptions): Conn
 
     cancelLogin(key) {
       assertConnectionKey(key);
-      const login = live.get(connectionId(key))?.login;
-      if (!login || login.signal.aborted) return false;
-      login.abort();
-      return true;
+      return live.get(connectionId(key))?.cancelLogin() ?? false;
     },
 
     close,
@@ -430,7 +288,7 @@ export function createConnectionManager(options: ConnectionManagerOptions): Conn
     },
 
     async list(userId) {
-      assertConnectionKey({ userId, serverId: '-' });
+      assertId(userId, 'userId');
       return storeGuard(async () => {
         const ids = (await store.list(registryNamespace(userId))).sort();
         const statuses: ServerStatus[] = [];
@@ -444,7 +302,7 @@ export function createConnectionManager(options: ConnectionManagerOptions): Conn
               keyStore(store, key),
               key,
               entry,
-              { sessionOpen: Boolean(conn?.session), lastFailure: failures.get(connectionId(key)) },
+              { sessionOpen: conn?.sessionOpen ?? false, lastFailure: failures.get(connectionId(key)) },
               clock(),
             ),
           );
@@ -468,8 +326,6 @@ export function createConnectionManager(options: ConnectionManagerOptions): Conn
     async completeLogin(input) {
       const done = await web().complete(input);
       failures.delete(connectionId(done.key));
-      const conn = live.get(connectionId(done.key));
-      if (conn) conn.lastFailure = undefined;
       events.emit('authorized', {
         key: done.key,
         serverUrl: done.serverUrl,
@@ -487,19 +343,4 @@ export function createConnectionManager(options: ConnectionManagerOptions): Conn
       await Promise.all(keys.map((key) => close(key)));
     },
   };
-}
-
-/** The ClientError (or Store failure) behind a transport error, so hosts switch on one `code`. */
-function normalize(err: unknown): unknown {
-  let current: unknown = err;
-  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
-    if (current instanceof ClientError) return current;
-    if (current instanceof StoreError) {
-      return new ClientError('store_unavailable', `the token store failed (${current.message}); try again`, {
-        cause: current,
-      });
-    }
-    current = current.cause;
-  }
-  return err;
 }

@@ -15,7 +15,7 @@ import { assertSecureUrl } from '../oauth/url-rules.js';
 import { type Store, StoreError } from '../store/store.js';
 import { Authorizer } from './authorizer.js';
 import { ClientError } from './errors.js';
-import { assertConnectionKey, type ConnectionKey, keyStore, ownerOf } from './key-store.js';
+import { assertConnectionKey, assertId, type ConnectionKey, keyStore, ownerOf } from './key-store.js';
 import { probe } from './probe.js';
 import type { RegistrationOptions } from './registration.js';
 import {
@@ -143,8 +143,7 @@ export function createWebFlow(options: WebFlowOptions): WebFlow {
     },
 
     async complete(input) {
-      if (typeof input.userId !== 'string' || input.userId.length === 0)
-        throw new TypeError('userId must be a non-empty string');
+      assertId(input.userId, 'userId');
       const callback = parseCallback(input.callbackUrl);
       const state = callback.searchParams.get('state');
       if (!state)

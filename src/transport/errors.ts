@@ -5,6 +5,8 @@
 export type TransportErrorCode =
   /** A 404 to a request that carried `Mcp-Session-Id`: the session is gone (MCP 2025-11-25 §Session Management). */
   | 'session_expired'
+  /** The session ended while this request was already in the server's hands: its outcome is unknown. */
+  | 'session_lost'
   /** The first POST was answered 400/404/405 without a JSON-RPC error: probably an HTTP+SSE (2024-11-05) server. */
   | 'not_streamable_http'
   /** Any other non-success HTTP status. */

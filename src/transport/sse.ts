@@ -5,6 +5,7 @@
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { TransportError } from './errors.js';
+import { type JsonRpcMessage, parseJsonRpcText } from './jsonrpc.js';
 
 export interface SseHandlers {
   onEvent(event: EventSourceMessage): void;
@@ -29,16 +30,16 @@ export async function consumeSse(
   let failure: TransportError | undefined;
   const parser = createParser({
     onEvent: (event) => {
-      if (!failure) handlers.onEvent(event);
+      if (failure) return;
+      // maxBufferSize bounds what is buffered across chunks; an event that arrived whole is checked here.
+      if (event.data.length > opts.maxEventBytes) failure = tooLarge(opts.maxEventBytes);
+      else handlers.onEvent(event);
     },
     onRetry: (ms) => handlers.onRetry?.(ms),
     onError: (error) => {
       // Unknown fields and bad `retry:` values are ignored, as HTML §9.2.6 says; only overflow is fatal.
       if (error.type === 'max-buffer-size-exceeded') {
-        failure = new TransportError(
-          'message_too_large',
-          `an SSE event from the server exceeded the ${opts.maxEventBytes}-byte limit`,
-        );
+        failure = tooLarge(opts.maxEventBytes);
       }
     },
     maxBufferSize: opts.maxEventBytes,
@@ -65,4 +66,71 @@ export async function consumeSse(
     reader.cancel().catch(() => {});
     reader.releaseLock();
   }
+}
+
+/** How one stream of MCP messages ended. */
+export interface MessageStreamEnd {
+  lastEventId: string | undefined;
+  retryMs: number | undefined;
+  /** Events seen, priming events included: a stream that produced any made progress. */
+  events: number;
+  /** The last malformed message's problem, if any (the stream goes on after one). */
+  malformed: string | undefined;
+  /** Why it ended, when not by the server closing it cleanly. */
+  error: unknown;
+}
+
+/**
+ * Streamable HTTP §Receiving messages: reads JSON-RPC messages from `message` events (the default
+ * type) to the end of the stream. Priming events and keep-alives carry no data and are skipped;
+ * a malformed message is recorded and skipped. Never throws.
+ */
+export async function readMessageStream(
+  body: ReadableStream<Uint8Array>,
+  opts: SseOptions & {
+    onMessage(message: JsonRpcMessage, raw: string | undefined): void;
+    onRetry?(ms: number): void;
+  },
+): Promise<MessageStreamEnd> {
+  const end: MessageStreamEnd = {
+    lastEventId: undefined,
+    retryMs: undefined,
+    events: 0,
+    malformed: undefined,
+    error: undefined,
+  };
+  try {
+    await consumeSse(
+      body,
+      {
+        onEvent: (ev) => {
+          end.events++;
+          if (ev.id !== undefined) end.lastEventId = ev.id;
+          if (!ev.data || (ev.event !== undefined && ev.event !== 'message')) return;
+          const outcome = parseJsonRpcText(ev.data);
+          if (!outcome.ok) {
+            end.malformed = outcome.error.message;
+            return;
+          }
+          // Multi-line data is joined with \n; such text cannot be forwarded as one stdio line.
+          opts.onMessage(outcome.message, ev.data.includes('\n') ? undefined : ev.data);
+        },
+        onRetry: (ms) => {
+          end.retryMs = ms;
+          opts.onRetry?.(ms);
+        },
+      },
+      opts,
+    );
+  } catch (error) {
+    end.error = error;
+  }
+  return end;
+}
+
+function tooLarge(max: number): TransportError {
+  return new TransportError(
+    'message_too_large',
+    `an SSE event from the server exceeded the ${max}-byte limit`,
+  );
 }

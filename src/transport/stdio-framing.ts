@@ -34,7 +34,7 @@ const NL = 0x0a;
 export function readNdjson(
   input: Readable,
   handlers: StdioReaderHandlers,
-  opts: { maxLineBytes?: number } = {},
+  opts: { maxLineBytes?: number | undefined } = {},
 ): StdioReader {
   const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   let pending: Buffer[] = [];
