@@ -5,10 +5,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { parseGatewayConfig } from '../../gateway/config.js';
-import { DEV_USER, startDevGateway } from '../../gateway/dev.js';
-import { openGateway } from '../../gateway/open.js';
-import { startGatewayServer } from '../../gateway/server.js';
 import { action } from '../command.js';
 import type { Cli, GlobalOptions } from '../context.js';
 import { CliError, ExitCode } from '../errors.js';
@@ -93,6 +89,8 @@ async function runDev(
   if (!opts.mcpUpstream) {
     throw usage('name the MCP server to front: portcullis gateway --dev -- <command…>, or --upstream <url>');
   }
+  // Loaded on use: the gateway is not needed to start any other command (cold start of `--help`).
+  const { DEV_USER, startDevGateway } = await import('../../gateway/dev.js');
   const dev = await startDevGateway({
     port: opts.port ?? 8787,
     mcpUpstream: opts.mcpUpstream,
@@ -135,6 +133,9 @@ async function runConfigured(
   } catch (cause) {
     throw usage(`cannot read the gateway config ${opts.file}: ${(cause as Error).message}`);
   }
+  const { parseGatewayConfig } = await import('../../gateway/config.js');
+  const { openGateway } = await import('../../gateway/open.js');
+  const { startGatewayServer } = await import('../../gateway/server.js');
   const config = parseGatewayConfig({
     ...(raw as object),
     ...(opts.mcpUpstream ? { mcpUpstream: opts.mcpUpstream } : {}),
