@@ -9,37 +9,18 @@ import { OAuthError } from '../oauth/errors.js';
 import type { AuthorizationServerMetadata } from '../oauth/metadata.js';
 import { canonicalResourceUrl } from '../oauth/url-rules.js';
 import type { Store } from '../store/store.js';
+import { type NonInteractiveGrant, requestNonInteractiveTokens } from './assertion-grants.js';
 import { buildAuthorizationRequest } from './authorization-request.js';
 import { discoverAuthorizationServer, discoverProtectedResource } from './discovery.js';
 import { createDpopHandle, loadDpopKeyPair } from './dpop.js';
 import { ClientError } from './errors.js';
-import {
-  exchangeToken,
-  type GrantContext,
-  redeemAuthorizationCode,
-  refreshAccessToken,
-  requestClientCredentials,
-  requestGenericGrant,
-  tokenRecordFrom,
-} from './grants.js';
+import { type GrantContext, redeemAuthorizationCode, refreshAccessToken } from './grants.js';
 import { type RegistrationOptions, registerClient } from './registration.js';
 import { selectScopes } from './scopes.js';
 import { type ClientRecord, clientKey, NS, type ServerRecord, type TokenRecord, tokenKey } from './state.js';
 import type { Interaction } from './types.js';
 
-export type GrantOption =
-  | { type: 'authorization_code' }
-  | { type: 'client_credentials' }
-  /** RFC 7523 jwt-bearer with an assertion the host supplies (e.g. workload identity federation). */
-  | { type: 'jwt-bearer'; assertion: string | (() => Promise<string>) }
-  /** Enterprise-managed authorization (ID-JAG): RFC 8693 exchange at the IdP, then RFC 7523 at the AS. */
-  | {
-      type: 'id-jag';
-      idToken: string;
-      idpTokenEndpoint: string;
-      idpClientId: string;
-      idpClientSecret?: string;
-    };
+export type GrantOption = { type: 'authorization_code' } | NonInteractiveGrant;
 
 export interface AuthorizerOptions {
   serverUrl: string;
@@ -500,30 +481,10 @@ export class Authorizer {
     request: AuthorizeRequest,
   ) {
     const grant = this.o.grant ?? { type: 'authorization_code' };
-    const resource = this.resourceParam(server);
-    if (grant.type === 'client_credentials') {
-      const client = await this.client(as, undefined, scope);
-      return requestClientCredentials(
-        as,
-        client,
-        { ...resource, ...(scope ? { scope } : {}) },
-        await this.grantCtx(as),
-      );
-    }
-    if (grant.type === 'jwt-bearer') {
-      const client = await this.client(as, undefined, scope);
-      const assertion = typeof grant.assertion === 'string' ? grant.assertion : await grant.assertion();
-      const response = await requestGenericGrant(
-        as,
-        client,
-        'urn:ietf:params:oauth:grant-type:jwt-bearer',
-        { assertion, ...resource, ...(scope ? { scope } : {}) },
-        await this.grantCtx(as),
-      );
-      return tokenRecordFrom(as.issuer, response, this.o.clock());
-    }
-    if (grant.type === 'id-jag') return this.idJagGrant(grant, server, as, scope);
-    return this.authorizationCodeGrant(server, as, scope, request);
+    if (grant.type === 'authorization_code') return this.authorizationCodeGrant(server, as, scope, request);
+    const client = await this.client(as, undefined, scope);
+    const params = { ...this.resourceParam(server), ...(scope ? { scope } : {}) };
+    return requestNonInteractiveTokens(grant, as, client, params, await this.grantCtx(as));
   }
 
   private async client(
@@ -602,50 +563,5 @@ export class Authorizer {
     } finally {
       await interaction.close?.();
     }
-  }
-
-  private async idJagGrant(
-    grant: Extract<GrantOption, { type: 'id-jag' }>,
-    server: ServerRecord,
-    as: AuthorizationServerMetadata,
-    scope: string | undefined,
-  ) {
-    const idp: AuthorizationServerMetadata = {
-      issuer: new URL(grant.idpTokenEndpoint).origin,
-      token_endpoint: grant.idpTokenEndpoint,
-    };
-    const idpClient: ClientRecord = {
-      issuer: idp.issuer,
-      clientId: grant.idpClientId,
-      ...(grant.idpClientSecret ? { clientSecret: grant.idpClientSecret } : {}),
-      tokenEndpointAuthMethod: grant.idpClientSecret ? 'client_secret_basic' : 'none',
-      redirectUris: [],
-      source: 'pre-registered',
-      registeredAt: this.o.clock(),
-    };
-    // RFC 8693 at the IdP: ID token → identity assertion JWT authorization grant for this AS.
-    const assertion = await exchangeToken(
-      idp,
-      idpClient,
-      {
-        subject_token: grant.idToken,
-        subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
-        requested_token_type: 'urn:ietf:params:oauth:token-type:id-jag',
-        audience: as.issuer,
-        ...this.resourceParam(server),
-        ...(scope ? { scope } : {}),
-      },
-      await this.grantCtx(idp),
-    );
-    const client = await this.client(as, undefined, scope);
-    // RFC 7523 §2.1 at the AS.
-    const response = await requestGenericGrant(
-      as,
-      client,
-      'urn:ietf:params:oauth:grant-type:jwt-bearer',
-      { assertion, ...this.resourceParam(server), ...(scope ? { scope } : {}) },
-      await this.grantCtx(as),
-    );
-    return tokenRecordFrom(as.issuer, response, this.o.clock());
   }
 }
