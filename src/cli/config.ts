@@ -7,11 +7,10 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { canonicalResourceUrl } from '../oauth/url-rules.js';
-import { defaultStateDir } from '../store/state-dir.js';
 import { CliError } from './errors.js';
+import { HEADER_NAME } from './options.js';
 
 /** RFC 9110 §5.1: a header field name is a token. */
-export const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 const port = z.number().int().min(1).max(65_535);
 const headers = z.record(
@@ -77,9 +76,6 @@ export type RememberedSettings = Pick<
 export const CONFIG_FILE_NAME = 'config.json';
 
 /** `--home`, else `$PORTCULLIS_HOME`, else the platform's configuration directory. */
-export function resolveHome(flag: string | undefined, env: NodeJS.ProcessEnv): string {
-  return path.resolve(flag ?? defaultStateDir({ env }));
-}
 
 /**
  * Reads and validates the config file. The default file may be absent (an empty config); a file

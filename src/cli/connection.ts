@@ -2,7 +2,6 @@
  * From merged settings to a working connection: the client core's auth-aware fetch (with the
  * CLI's interaction), and for `tools` / `call` an MCP session over our own transport on it.
  */
-import type { Command } from 'commander';
 import { createAuthFetch } from '../client/auth-fetch.js';
 import type { Authorizer } from '../client/authorizer.js';
 import type { AuthFetch } from '../client/types.js';
@@ -11,7 +10,8 @@ import { type McpSession, openMcpSession } from '../transport/mcp-session.js';
 import type { ServerSettings } from './config.js';
 import type { Cli } from './context.js';
 import { createCliInteraction } from './interaction.js';
-import { collectHeader, parseServerUrl, parseStoredServerUrl } from './options.js';
+import { parseServerUrl, parseStoredServerUrl } from './options.js';
+import { defined, type ServerCommandFlags } from './server-options.js';
 import { VERSION } from './version.js';
 
 export const CLIENT_INFO = { name: 'portcullis', version: VERSION };
@@ -83,22 +83,6 @@ export async function openCliSession(cli: Cli, serverUrl: string, authFetch: Aut
   }
 }
 
-export interface ServerCommandFlags {
-  header?: Record<string, string>;
-  json?: boolean;
-  browser: boolean;
-  allowHttp?: boolean;
-}
-
-/** The options `tools` and `call` share. */
-export function serverOptions(command: Command): Command {
-  return command
-    .option('--header <K:V>', 'a header to send with every request, beside OAuth (repeatable)', collectHeader)
-    .option('--json', 'print the raw JSON result')
-    .option('--no-browser', 'if a login is needed: print the URL and read the pasted redirect URL')
-    .option('--allow-http', 'allow cleartext http to a server that is not on loopback');
-}
-
 /** Runs `use` on an MCP session with `url`, logging in first when needed; always closes it. */
 export async function withSession<T>(
   cli: Cli,
@@ -120,13 +104,4 @@ export async function withSession<T>(
   } finally {
     await session.close().catch(() => {});
   }
-}
-
-/** Drops `undefined` members, as `exactOptionalPropertyTypes` wants. */
-export function defined<T extends Record<string, unknown>>(
-  value: T,
-): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as {
-    [K in keyof T]?: Exclude<T[K], undefined>;
-  };
 }

@@ -4,21 +4,10 @@
  * portcullis home). Nothing is opened that a command does not use, and `close()` releases it all.
  */
 import path from 'node:path';
-import type { Logger } from '../logger.js';
-import { createEncryptedStore } from '../store/encrypted.js';
-import { loadEncryptionKey } from '../store/encryption-key.js';
-import { createFileStore } from '../store/file.js';
+import { type Logger, silentLogger } from '../logger.js';
 import type { Store } from '../store/store.js';
-import {
-  type CliConfig,
-  checkConfigPermissions,
-  loadConfig,
-  type RememberedSettings,
-  resolveHome,
-  resolveServerSettings,
-  type ServerSettings,
-  secretsOf,
-} from './config.js';
+import type { CliConfig, RememberedSettings, ServerSettings } from './config.js';
+import { resolveHome } from './home.js';
 import { createCliLogger, DEFAULT_LOG_LEVEL, type LogLevel, parseLogLevel } from './logger.js';
 import { createStyle, type Style, type TextStream } from './output.js';
 
@@ -65,29 +54,32 @@ export class Cli {
   }
 
   /** Called once the global options are parsed; validates them before any command runs. */
-  configure(globals: GlobalOptions): void {
+  async configure(globals: GlobalOptions): Promise<void> {
     this.globals = globals;
     this.level =
       parseLogLevel(globals.logLevel, '--log-level') ??
       parseLogLevel(this.io.env['PORTCULLIS_LOG_LEVEL'], 'PORTCULLIS_LOG_LEVEL') ??
       DEFAULT_LOG_LEVEL;
+    this.loggerInstance = await createCliLogger({
+      level: this.level,
+      pretty: Boolean(this.io.stderr.isTTY),
+      ...(this.io.writeLog ? { write: this.io.writeLog } : {}),
+    });
   }
 
   get home(): string {
     return resolveHome(this.globals.home, this.io.env);
   }
 
+  /** The stderr logger; silent until `configure` ran (nothing runs before it but argument parsing). */
   get logger(): Logger {
-    this.loggerInstance ??= createCliLogger({
-      level: this.level,
-      pretty: Boolean(this.io.stderr.isTTY),
-      ...(this.io.writeLog ? { write: this.io.writeLog } : {}),
-    });
-    return this.loggerInstance;
+    return this.loggerInstance ?? silentLogger;
   }
 
   config(): Promise<CliConfig> {
-    this.configPromise ??= loadConfig({ file: this.globals.config, home: this.home }).then(async (config) => {
+    // Loaded on use, like the store: `--help` and `status` of nothing should start fast.
+    this.configPromise ??= import('./config.js').then(async ({ loadConfig, checkConfigPermissions }) => {
+      const config = await loadConfig({ file: this.globals.config, home: this.home });
       for (const server of Object.values(config.servers)) {
         if (server.clientSecret) this.secrets.add(server.clientSecret);
         for (const value of Object.values(server.headers ?? {})) this.secrets.add(value);
@@ -101,6 +93,11 @@ export class Cli {
   /** The encrypted file store: `<home>/store/`, key from PORTCULLIS_KEY or `<home>/store.key`. */
   store(): Promise<Store> {
     this.storePromise ??= (async () => {
+      const [{ loadEncryptionKey }, { createFileStore }, { createEncryptedStore }] = await Promise.all([
+        import('../store/encryption-key.js'),
+        import('../store/file.js'),
+        import('../store/encrypted.js'),
+      ]);
       const key = await loadEncryptionKey({ env: this.io.env, keyFile: path.join(this.home, 'store.key') });
       const inner = await createFileStore({ dir: path.join(this.home, 'store') });
       return createEncryptedStore(inner, { key });
@@ -115,6 +112,7 @@ export class Cli {
     opts: { remembered?: boolean } = {},
   ): Promise<ServerSettings> {
     const config = await this.config();
+    const { resolveServerSettings, secretsOf } = await import('./config.js');
     // `login` starts afresh: what an earlier login remembered does not apply to it.
     const remembered = opts.remembered === false ? undefined : await this.remembered(serverUrl);
     const settings = resolveServerSettings(serverUrl, { flags, env: this.io.env, remembered, config });

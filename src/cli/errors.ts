@@ -6,8 +6,7 @@
 import { type ClientErrorCode, isClientError } from '../client/errors.js';
 import { OAuthError } from '../oauth/errors.js';
 import { StoreError } from '../store/store.js';
-import { isTransportError } from '../transport/errors.js';
-import { McpRequestError } from '../transport/mcp-session.js';
+import { isTransportError, McpRequestError } from '../transport/errors.js';
 
 /** The documented exit codes; scripts may rely on them. */
 export const ExitCode = {

@@ -5,7 +5,7 @@
  * headers are redacted before anything is written.
  */
 import { writeSync } from 'node:fs';
-import pino from 'pino';
+import type pino from 'pino';
 import type { Logger } from '../logger.js';
 import { CliError } from './errors.js';
 
@@ -62,7 +62,9 @@ export interface CliLoggerOptions {
   write?: (line: string) => void;
 }
 
-export function createCliLogger(opts: CliLoggerOptions): Logger & pino.Logger {
+/** pino is loaded when a command runs, not at start-up (`--help` does without it). */
+export async function createCliLogger(opts: CliLoggerOptions): Promise<Logger & pino.Logger> {
+  const { default: pino } = await import('pino');
   const write = opts.write ?? ((line: string) => writeSync(2, line));
   const pretty = opts.pretty ?? false;
   const destination: pino.DestinationStream = {

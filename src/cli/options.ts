@@ -4,8 +4,10 @@
  */
 import { OAuthError } from '../oauth/errors.js';
 import { assertSecureUrl, canonicalResourceUrl } from '../oauth/url-rules.js';
-import { HEADER_NAME } from './config.js';
 import { CliError } from './errors.js';
+
+/** RFC 9110 §5.1 field-name token. */
+export const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
  * An MCP server URL as the client core keys it (MCP §Canonical Server URI): https, or http on

@@ -52,3 +52,16 @@ export function describeError(e: unknown): string {
   }
   return String(e);
 }
+
+/** A JSON-RPC error the server answered with, or a local failure with a stable `code`. */
+export class McpRequestError extends Error {
+  override readonly name = 'McpRequestError';
+  constructor(
+    /** The JSON-RPC error code, or `timeout` / `aborted` / `unsupported_protocol_version`. */
+    readonly code: number | 'timeout' | 'aborted' | 'unsupported_protocol_version',
+    message: string,
+    readonly data?: unknown,
+  ) {
+    super(message);
+  }
+}

@@ -7,10 +7,10 @@ import {
   checkConfigPermissions,
   loadConfig,
   parseConfig,
-  resolveHome,
   resolveServerSettings,
 } from '../../src/cli/config.js';
 import { CliError } from '../../src/cli/errors.js';
+import { resolveHome } from '../../src/cli/home.js';
 
 const FILE = '/home/me/.config/portcullis/config.json';
 const URL_A = 'https://mcp.example.com/mcp';

@@ -61,9 +61,9 @@ describe('command-line values', () => {
 });
 
 describe('the CLI logger', () => {
-  it('redacts tokens, codes, secrets and Authorization headers before writing', () => {
+  it('redacts tokens, codes, secrets and Authorization headers before writing', async () => {
     const lines: string[] = [];
-    const logger = createCliLogger({ level: 'debug', write: (line) => lines.push(line) });
+    const logger = await createCliLogger({ level: 'debug', write: (line) => lines.push(line) });
     logger.debug(
       {
         accessToken: 'at-1',
@@ -82,9 +82,9 @@ describe('the CLI logger', () => {
     expect(JSON.parse(text)).toMatchObject({ msg: 'flow step', level: 20 });
   });
 
-  it('writes compact human lines when asked (a terminal)', () => {
+  it('writes compact human lines when asked (a terminal)', async () => {
     const lines: string[] = [];
-    createCliLogger({ level: 'info', pretty: true, write: (line) => lines.push(line) }).warn(
+    (await createCliLogger({ level: 'info', pretty: true, write: (line) => lines.push(line) })).warn(
       { issuer: 'https://as.example.com', err: new Error('boom') },
       'could not open a browser',
     );

@@ -5,10 +5,10 @@
  */
 import type { Command } from 'commander';
 import { action } from '../command.js';
-import { type ServerCommandFlags, serverOptions, withSession } from '../connection.js';
 import type { Cli } from '../context.js';
 import { ExitCode } from '../errors.js';
 import { parseToolArguments } from '../options.js';
+import { type ServerCommandFlags, serverOptions } from '../server-options.js';
 
 interface CallFlags extends ServerCommandFlags {
   args?: string;
@@ -43,7 +43,7 @@ export function callCommand(program: Command, cli: Cli): void {
     action(cli, async (url: string, tool: string, flags: CallFlags) => {
       // Checked before anything goes over the network.
       const args = parseToolArguments(flags.args);
-      const result = await withSession(cli, url, flags, (session) =>
+      const result = await (await import('../connection.js')).withSession(cli, url, flags, (session) =>
         session.request<CallToolResult>(
           'tools/call',
           { name: tool, arguments: args },

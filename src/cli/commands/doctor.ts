@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { action } from '../command.js';
 import type { Cli } from '../context.js';
-import { runDoctorChecks, type Step } from '../doctor-checks.js';
+import type { Step } from '../doctor-checks.js';
 import { ExitCode } from '../errors.js';
 import { collectHeader, parseServerUrl, parseStoredServerUrl } from '../options.js';
 import { serverStatus, statusLines } from './status.js';
@@ -46,6 +46,7 @@ export function doctorCommand(program: Command, cli: Cli): void {
           });
         }
         if (!steps.some((s) => s.result === 'fail')) {
+          const { runDoctorChecks } = await import('../doctor-checks.js');
           await runDoctorChecks({ serverUrl, settings, signal: cli.signal }, print);
         }
 

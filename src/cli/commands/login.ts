@@ -7,10 +7,10 @@ import type { Command } from 'commander';
 import { readServerState } from '../../client/state.js';
 import { action, fromCommandLine } from '../command.js';
 import type { RememberedSettings, ServerSettings } from '../config.js';
-import { createCliAuthFetch, defined } from '../connection.js';
 import { type Cli, NS_CLI } from '../context.js';
 import { ExitCode } from '../errors.js';
 import { parsePort, parseServerUrl, parseStoredServerUrl } from '../options.js';
+import { defined } from '../server-options.js';
 import { serverStatus, statusLines } from './status.js';
 
 interface LoginFlags {
@@ -84,7 +84,12 @@ export async function login(
   settings: ServerSettings,
   opts: { noBrowser: boolean },
 ): Promise<void> {
-  const authFetch = await createCliAuthFetch(cli, serverUrl, settings, opts);
+  const authFetch = await (await import('../connection.js')).createCliAuthFetch(
+    cli,
+    serverUrl,
+    settings,
+    opts,
+  );
   const { server, tokens } = await readServerState(await cli.store(), serverUrl);
   if (!tokens) {
     await authFetch.authorize({ signal: cli.signal });

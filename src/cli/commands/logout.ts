@@ -5,7 +5,6 @@
  * machine to stop holding the credentials.
  */
 import type { Command } from 'commander';
-import { revokeToken } from '../../client/grants.js';
 import { forgetServer, NS, readServerState } from '../../client/state.js';
 import { OAuthError } from '../../oauth/errors.js';
 import { action } from '../command.js';
@@ -73,6 +72,7 @@ async function logout(cli: Cli, serverUrl: string): Promise<void> {
         if (!token) continue;
         const label = hint === 'refresh_token' ? 'refresh token' : 'access token';
         try {
+          const { revokeToken } = await import('../../client/grants.js');
           await revokeToken(as, client, token, hint, ctx);
           revoked.push(label);
         } catch (err) {

@@ -6,10 +6,10 @@
 import type { Command } from 'commander';
 import type { McpSession } from '../../transport/mcp-session.js';
 import { action } from '../command.js';
-import { type ServerCommandFlags, serverOptions, withSession } from '../connection.js';
 import type { Cli } from '../context.js';
 import { ExitCode } from '../errors.js';
 import { columns } from '../output.js';
+import { type ServerCommandFlags, serverOptions } from '../server-options.js';
 
 export interface Tool {
   name: string;
@@ -51,7 +51,9 @@ export function toolsCommand(program: Command, cli: Cli): void {
       .argument('<url>', 'the MCP server URL'),
   ).action(
     action(cli, async (url: string, flags: ServerCommandFlags) => {
-      const tools = await withSession(cli, url, flags, (session) => listTools(cli, session));
+      const tools = await (await import('../connection.js')).withSession(cli, url, flags, (session) =>
+        listTools(cli, session),
+      );
       if (flags.json) {
         cli.out(JSON.stringify(tools, null, 2));
       } else if (tools.length === 0) {
