@@ -59,15 +59,18 @@ function median(xs: number[]) {
   return s[Math.floor(s.length / 2)]!;
 }
 
-function time(cmd: string, args: string[]): number {
-  const samples: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const t0 = process.hrtime.bigint();
-    const r = spawnSync(cmd, args, { stdio: 'ignore' });
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}`);
-    samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  return median(samples);
+function once(cmd: string, args: string[]): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { stdio: 'ignore' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}`);
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+/** Medians of interleaved runs (A B C A B C …), so background load hits every command alike. */
+function timeInterleaved(commands: Array<[string, string[]]>): number[] {
+  const samples = commands.map(() => [] as number[]);
+  for (let i = 0; i < RUNS; i++) commands.forEach(([cmd, args], j) => samples[j]!.push(once(cmd, args)));
+  return samples.map(median);
 }
 
 const packDir = mkdtempSync(join(tmpdir(), 'portcullis-pack-'));
@@ -75,9 +78,11 @@ const tarball = npm(['pack', '--pack-destination', packDir], root).trim().split(
 const ours = install(join(packDir, tarball), join(cache, 'portcullis'));
 const theirs = install('mcp-remote@0.15.1', join(cache, 'mcp-remote'));
 
-const node = time(process.execPath, ['-e', '0']);
-const oursHelp = time(process.execPath, [join(cache, 'portcullis/node_modules/portcullis/bin/portcullis.js'), '--help']);
-const theirsHelp = time(process.execPath, [join(cache, 'mcp-remote/node_modules/mcp-remote/dist/proxy.js'), '--help']);
+const [node, oursHelp, theirsHelp] = timeInterleaved([
+  [process.execPath, ['-e', '0']],
+  [process.execPath, [join(cache, 'portcullis/node_modules/portcullis/bin/portcullis.js'), '--help']],
+  [process.execPath, [join(cache, 'mcp-remote/node_modules/mcp-remote/dist/proxy.js'), '--help']],
+]) as [number, number, number];
 
 const mb = (b: number) => (b / 1024 / 1024).toFixed(2);
 console.log(`| | packages | installed MB | \`--help\` cold start (median of ${RUNS}) |`);
