@@ -239,7 +239,7 @@ export class Authorizer {
       });
     }
     const why = err instanceof Error ? err.message : String(err);
-    const message = `refreshing the access token for ${this.serverUrl} failed (${why}); log in again with: portcullis login ${this.serverUrl}`;
+    const message = `refreshing the access token for ${this.serverUrl} failed (${why}); a new login is needed`;
     await this.recordError({ code: 'reauth_required', message });
     this.emit('reauth_required', { reason: code });
     throw new ClientError('reauth_required', message, { cause: err });
@@ -522,7 +522,7 @@ export class Authorizer {
     if (!interaction) {
       throw new ClientError(
         'authorization_required',
-        `${this.serverUrl} needs a login; run: portcullis login ${this.serverUrl}`,
+        `${this.serverUrl} needs a login, and no way to ask a person was given`,
       );
     }
     if (!as.authorization_endpoint)
