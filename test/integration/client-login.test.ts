@@ -115,7 +115,7 @@ describe('a new process', () => {
     const { code, stderr } = await spawnClientChild({ dir, serverUrl: mcp.url, text: 'x' }).exit;
     expect(code).toBe(1);
     expect(stderr).toContain(
-      `authorization_required: ${mcp.url} needs a login; run: portcullis login ${mcp.url}`,
+      `authorization_required: ${mcp.url} needs a login, and no way to ask a person was given`,
     );
     expect(as.requests.count('/auth')).toBe(0);
   });

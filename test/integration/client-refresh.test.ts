@@ -168,7 +168,7 @@ describe('a revoked grant', () => {
       code: 'reauth_required',
       message: expect.stringContaining(`refreshing the access token for ${mcp.url} failed (invalid_grant`),
     });
-    expect((error as Error).message).toContain(`log in again with: portcullis login ${mcp.url}`);
+    expect((error as Error).message).toContain('a new login is needed');
     expect(reasons).toEqual(['invalid_grant']);
     const state = await readServerState(store, mcp.url);
     expect(state.tokens).toBeUndefined();
