@@ -44,13 +44,28 @@ export function isTransportError(e: unknown, code?: TransportErrorCode): e is Tr
   return e instanceof TransportError && (code === undefined || e.code === code);
 }
 
-/** A short, single-line description of a thrown value, safe for logs. */
+/**
+ * A short, single-line description of a thrown value, safe for logs: the messages down the
+ * `cause` chain, so "fetch failed" comes with the reason underneath (refused, certificate, …).
+ */
 export function describeError(e: unknown): string {
-  if (e instanceof Error) {
-    const cause = e.cause instanceof Error ? `: ${e.cause.message}` : '';
-    return `${e.message}${cause}`;
+  return causeMessages(e).join(': ');
+}
+
+/** The distinct messages of an error and its causes, outermost first (at most 5 deep). */
+export function causeMessages(e: unknown): string[] {
+  const out: string[] = [];
+  for (let depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    const message = e instanceof Error ? e.message : String(e);
+    const code = (e as { code?: unknown }).code;
+    const text =
+      typeof code === 'string' && !message.includes(code) && !(e instanceof TransportError)
+        ? `${message} (${code})`
+        : message;
+    if (text && !out.includes(text)) out.push(text);
+    e = e instanceof Error ? e.cause : undefined;
   }
-  return String(e);
+  return out;
 }
 
 /** A JSON-RPC error the server answered with, or a local failure with a stable `code`. */

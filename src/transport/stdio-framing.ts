@@ -146,8 +146,13 @@ export function ndjsonWriter(output: Writable, onBroken?: (error: Error) => void
       if (broken) return false;
       // MCP §stdio: a message MUST NOT contain embedded newlines. JSON.stringify never emits one;
       // a server's pretty-printed text might, so such text is re-serialised.
-      const line = raw !== undefined && !/[\r\n]/.test(raw) ? raw : JSON.stringify(message);
-      output.write(`${line}\n`);
+      const line =
+        raw !== undefined && raw.indexOf('\n') === -1 && raw.indexOf('\r') === -1
+          ? raw
+          : JSON.stringify(message);
+      // Two writes rather than `${line}\n`: concatenating would copy a large message once more.
+      output.write(line);
+      output.write('\n');
       return true;
     },
     get broken() {
