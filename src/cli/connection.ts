@@ -3,7 +3,7 @@
  * CLI's interaction), and for `tools` / `call` an MCP session over our own transport on it.
  */
 import { createAuthFetch } from '../client/auth-fetch.js';
-import type { Authorizer } from '../client/authorizer.js';
+import type { Authorizer, GrantOption } from '../client/authorizer.js';
 import type { AuthFetch } from '../client/types.js';
 import { createClientTransport } from '../transport/client-transport.js';
 import { type McpSession, openMcpSession } from '../transport/mcp-session.js';
@@ -19,6 +19,14 @@ export const CLIENT_INFO = { name: 'portcullis', version: VERSION };
 export interface ConnectionOptions {
   /** Print the URL and read a pasted redirect URL instead of opening a browser. */
   noBrowser: boolean;
+  /** `connect`: stdin carries JSON-RPC, so nothing is read from it. */
+  stdinIsInteractive?: boolean;
+  /** The fetch underneath (e.g. the bridge's proxy-aware one). */
+  fetch?: typeof fetch;
+  grant?: GrantOption;
+  authorizationTimeoutMs?: number | undefined;
+  /** RFC 8707 `resource` override: a URL, or false to omit it (overrides the server's settings). */
+  resource?: string | false;
 }
 
 export async function createCliAuthFetch(
@@ -31,6 +39,7 @@ export async function createCliAuthFetch(
     serverUrl,
     noBrowser: opts.noBrowser,
     port: settings.callbackPort,
+    ...(opts.stdinIsInteractive === false ? { stdinIsInteractive: false } : {}),
   });
   return createAuthFetch({
     serverUrl,
@@ -49,12 +58,16 @@ export async function createCliAuthFetch(
     headers: settings.headers,
     logger: cli.logger,
     ...defined({
+      fetch: opts.fetch,
+      grant: opts.grant,
+      authorizationTimeoutMs: opts.authorizationTimeoutMs,
       scope: settings.scope,
       resource: settings.resource,
       refreshSkewSeconds: settings.refreshSkewSeconds,
       allowHttp: settings.allowHttp,
       dpop: settings.dpop,
     }),
+    ...(opts.resource !== undefined ? { resource: opts.resource } : {}),
   });
 }
 

@@ -71,6 +71,10 @@ export class Cli {
     return resolveHome(this.globals.home, this.io.env);
   }
 
+  get logLevel(): LogLevel {
+    return this.level;
+  }
+
   /** The stderr logger; silent until `configure` ran (nothing runs before it but argument parsing). */
   get logger(): Logger {
     return this.loggerInstance ?? silentLogger;

@@ -18,10 +18,13 @@ export interface CliInteractionOptions {
   noBrowser: boolean;
   /** A configured callback port: strict (fail when taken). */
   port?: number | undefined;
+  /** false when stdin is not the person's (`connect`: it carries JSON-RPC); no pasting then. */
+  stdinIsInteractive?: boolean;
 }
 
 export function createCliInteraction(cli: Cli, opts: CliInteractionOptions): Interaction {
   const { stdin } = cli.io;
+  const paste = opts.noBrowser && opts.stdinIsInteractive !== false;
   const loopback = createLoopbackInteraction({
     ...(opts.port !== undefined ? { port: opts.port } : {}),
     openBrowser: opts.noBrowser
@@ -34,7 +37,7 @@ export function createCliInteraction(cli: Cli, opts: CliInteractionOptions): Int
           }
         },
     onAuthorizationUrl: (url) => printInstructions(cli, opts, url),
-    ...(opts.noBrowser ? { paste: { input: stdin } } : {}),
+    ...(paste ? { paste: { input: stdin } } : {}),
     logger: cli.logger,
   });
 
@@ -47,7 +50,7 @@ export function createCliInteraction(cli: Cli, opts: CliInteractionOptions): Int
         // Let a last pasted line without a newline reach the reader first.
         setImmediate(() => stdinClosed.abort(new Error('stdin closed')));
       };
-      if (opts.noBrowser) {
+      if (paste) {
         stdin.once('end', onEnd);
         stdin.once('close', onEnd);
       }

@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { callCommand } from './commands/call.js';
+import { connectCommand } from './commands/connect.js';
 import { doctorCommand } from './commands/doctor.js';
 import { gatewayCommand } from './commands/gateway.js';
 import { loginCommand } from './commands/login.js';
@@ -24,6 +25,7 @@ export const COMMANDS: CommandDefinition[] = [
   toolsCommand,
   callCommand,
   doctorCommand,
+  connectCommand,
   gatewayCommand,
 ];
 

@@ -28,8 +28,8 @@ export interface AuthFetchOptions {
   scope?: string;
   /** DPoP-bound tokens (RFC 9449): 'auto' (default) when the AS advertises DPoP. */
   dpop?: boolean | 'auto';
-  /** Send RFC 8707 `resource` (default true); false for IdPs that reject it. */
-  resource?: boolean;
+  /** RFC 8707 `resource`: sent by default (true); false for IdPs that reject it; a string overrides the value. */
+  resource?: boolean | string;
   /** Refresh this many seconds before expiry. Default 60. */
   refreshSkewSeconds?: number;
   /** Step-up re-authorizations per request. Default 2. */

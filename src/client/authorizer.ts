@@ -34,7 +34,7 @@ export interface AuthorizerOptions {
   /** DPoP-bound tokens (RFC 9449): 'auto' (default) uses them when the AS advertises DPoP. */
   dpop?: boolean | 'auto' | undefined;
   /** RFC 8707 `resource` on authorize and token requests (C21); false for IdPs that reject it. */
-  resource?: boolean | undefined;
+  resource?: boolean | string | undefined;
   refreshSkewSeconds?: number | undefined;
   allowHttp?: boolean | undefined;
   fetch: typeof fetch;
@@ -257,6 +257,7 @@ export class Authorizer {
 
   private resourceParam(server: ServerRecord): { resource?: string } {
     if (this.o.resource === false) return {};
+    if (typeof this.o.resource === 'string') return { resource: this.o.resource }; // a user's override
     return { resource: server.resource ?? this.serverUrl };
   }
 

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createHttpUpstream, type HttpUpstreamOptions } from '../../src/gateway/mcp/http-upstream.js';
 import type { McpEndpoint } from '../../src/gateway/mcp/types.js';
 import { OAuthError } from '../../src/oauth/errors.js';
-import { fakePrincipal } from '../gateway/mcp/harness.js';
+import { fakePrincipal, startHarness } from '../gateway/mcp/harness.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 
@@ -116,6 +116,25 @@ describe('HTTP upstream failures', () => {
     const res = await e.handle(post(ping), fakePrincipal('alice'));
     expect(res.status).toBe(502);
     expect(await res.json()).toMatchObject({ jsonrpc: '2.0', id: 9, error: { code: -32603 } });
+  });
+
+  it('resends once when the upstream drops a reused keep-alive socket before answering', async () => {
+    const served = new WeakSet<object>();
+    const up = await fakeUpstream((req, res, body) => {
+      if (served.has(req.socket)) {
+        req.socket.destroy(); // as if its idle timeout fired just as the gateway reused the socket
+        return;
+      }
+      served.add(req.socket);
+      okJson(req, res, body);
+    });
+    const e = endpoint({ url: up.url, credential: 'none' });
+    for (const id of [1, 2, 3]) {
+      const res = await e.handle(post({ ...ping, id }), fakePrincipal('alice'));
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ id });
+    }
+    expect(up.seen.length).toBe(5); // 3 answered + 2 dropped on reused sockets
   });
 
   it("turns an upstream 401 into 502, without the upstream's challenge", async () => {
@@ -230,5 +249,58 @@ describe('HTTP upstream shutdown', () => {
     await expect(reader.read()).rejects.toThrow();
     const after = await e.handle(post(ping), fakePrincipal('a'));
     expect(after.status).toBe(503);
+  });
+});
+
+describe('HTTP upstream streaming on the node:http path', () => {
+  it('sends the headers of an SSE stream before its first event, then each event as it comes', async () => {
+    let emit: ((data: string) => void) | undefined;
+    const up = await fakeUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.flushHeaders();
+      emit = (data) => res.write(`event: message\ndata: ${data}\n\n`);
+    });
+    const e = endpoint({ url: up.url, credential: 'none' });
+    const gateway = await startHarness(e, { t: fakePrincipal('alice') }, 'node');
+    cleanups.push(() => gateway.stop());
+    const abort = new AbortController();
+    const res = await fetch(gateway.url, {
+      headers: { authorization: 'Bearer t', accept: 'text/event-stream' },
+      signal: abort.signal,
+    });
+    // fetch resolved on headers alone: no event has been sent yet.
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-accel-buffering')).toBe('no');
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    for (const n of [1, 2]) {
+      emit!(`{"jsonrpc":"2.0","method":"notifications/message","params":{"n":${n}}}`);
+      const { value } = await reader.read(); // arrives while the stream stays open
+      expect(value).toContain(`"n":${n}`);
+    }
+    abort.abort();
+  });
+
+  it("shows a POST's SSE headers before a slow first event (no client-side headers timeout)", async () => {
+    let answer: (() => void) | undefined;
+    const up = await fakeUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.flushHeaders();
+      answer = () => res.end('event: message\ndata: {"jsonrpc":"2.0","id":9,"result":{}}\n\n');
+    });
+    const e = endpoint({ url: up.url, credential: 'none' });
+    const gateway = await startHarness(e, { t: fakePrincipal('alice') }, 'node');
+    cleanups.push(() => gateway.stop());
+    const res = await fetch(gateway.url, {
+      method: 'POST',
+      headers: {
+        authorization: 'Bearer t',
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify(ping),
+    });
+    expect(res.headers.get('content-type')).toBe('text/event-stream'); // before the tool has answered
+    answer!();
+    expect(await res.text()).toContain('"id":9');
   });
 });

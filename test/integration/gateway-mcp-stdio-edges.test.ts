@@ -112,6 +112,19 @@ describe('stdio child output', () => {
   });
 });
 
+describe('stdio child exit', () => {
+  it('delivers the answer a child wrote just before exiting, then answers 404', async () => {
+    const { endpoint } = upstream();
+    const headers = await open(endpoint);
+    const res = await endpoint.handle(post(call(1, 'last-words'), headers), alice);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ id: 1, result: { content: [{ text: 'answered, then gone' }] } });
+    for (let i = 0; i < 100 && endpoint.sessions().length > 0; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect((await endpoint.handle(post(call(2, 'env'), headers), alice)).status).toBe(404);
+  });
+});
+
 describe('stdio child environment', () => {
   it("passes templated identity and a minimal environment, not the gateway's secrets", async () => {
     process.env['GATEWAY_SECRET'] = 'do-not-leak';

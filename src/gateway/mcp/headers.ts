@@ -110,11 +110,25 @@ export function decodeHeaderValue(value: string): string | undefined {
   return Buffer.from(b64, 'base64').toString('utf8');
 }
 
-/** The identity headers an HTTP upstream receives about the verified caller. */
-export function identityHeaders(p: { userId: string; clientId: string; scopes: string[] }): HeaderRecord {
-  return {
-    'x-portcullis-user': encodeHeaderValue(p.userId),
-    'x-portcullis-client': encodeHeaderValue(p.clientId),
-    'x-portcullis-scopes': encodeHeaderValue(p.scopes.join(' ')),
-  };
+const identityCache = new WeakMap<object, readonly string[]>();
+
+/** The identity headers (flat `name, value, …`) an HTTP upstream receives about the caller. */
+export function identityHeaders(p: {
+  userId: string;
+  clientId: string;
+  scopes: string[];
+}): readonly string[] {
+  let flat = identityCache.get(p);
+  if (!flat) {
+    flat = [
+      'x-portcullis-user',
+      encodeHeaderValue(p.userId),
+      'x-portcullis-client',
+      encodeHeaderValue(p.clientId),
+      'x-portcullis-scopes',
+      encodeHeaderValue(p.scopes.join(' ')),
+    ];
+    identityCache.set(p, flat); // a principal is fixed for its token's lifetime
+  }
+  return flat;
 }

@@ -56,13 +56,9 @@ interface Prepared {
 
 type ReadBody = (limit: number) => Promise<Buffer>;
 
-interface InFlight {
-  upReq: http.ClientRequest;
-  /** A GET stream: open until someone ends it, so shutdown cuts it rather than waits. */
-  stream: boolean;
-}
-
 const ALLOWED_METHODS = 'GET, POST, DELETE';
+/** How long a POST's SSE headers may wait for the first event before leaving alone. */
+const POST_HEADERS_ALONE_MS = 25;
 
 export function createHttpUpstream(opts: HttpUpstreamOptions): McpEndpoint {
   const url = new URL(opts.url);
@@ -92,15 +88,16 @@ export function createHttpUpstream(opts: HttpUpstreamOptions): McpEndpoint {
         scheduling: 'lifo',
         noDelay: true,
       });
-  const target: http.RequestOptions = {
-    protocol: url.protocol,
-    hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-    port: url.port || undefined,
-    path: url.pathname + url.search,
-    agent: opts.agent ?? ownAgent,
-  };
+  // URL getters are not free: read once, not per request.
+  const { protocol, host } = url;
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = url.port || undefined;
+  const path = url.pathname + url.search;
+  const agent = opts.agent ?? ownAgent;
   const upstreamName = url.origin;
-  const inFlight = new Set<InFlight>();
+  const inFlight = new Set<http.ClientRequest>();
+  /** GET streams stay open until someone ends them, so shutdown cuts them rather than waits. */
+  const streams = new Set<http.ClientRequest>();
   let closing = false;
 
   async function prepare(
@@ -119,7 +116,7 @@ export function createHttpUpstream(opts: HttpUpstreamOptions): McpEndpoint {
     const version = header('mcp-protocol-version');
     const era = protocolEra(version);
     const stateless = era === 'stateless';
-    const headers: string[] = ['host', url.host];
+    const headers: string[] = ['host', host];
     let sessionId: string | undefined;
     for (const name of headerNames) {
       if (!forward(name) || staticNames.has(name)) continue;
@@ -149,10 +146,7 @@ export function createHttpUpstream(opts: HttpUpstreamOptions): McpEndpoint {
     if (opts.credential === 'upstream-token') {
       headers.push('authorization', `Bearer ${await requireUpstreamToken(principal)}`);
     }
-    if (sendIdentity) {
-      const identity = identityHeaders(principal);
-      for (const name in identity) headers.push(name, identity[name]!);
-    }
+    if (sendIdentity) for (const h of identityHeaders(principal)) headers.push(h);
     return {
       method,
       headers,
@@ -163,18 +157,60 @@ export function createHttpUpstream(opts: HttpUpstreamOptions): McpEndpoint {
     };
   }
 
-  /** Starts the upstream request; the caller wires 'response' and 'error'. */
-  function send(p: Prepared): http.ClientRequest {
-    const upReq = requestFn({ ...target, method: p.method, headers: p.headers });
-    const entry: InFlight = { upReq, stream: p.method === 'GET' };
-    inFlight.add(entry);
-    upReq.once('close', () => inFlight.delete(entry));
-    upReq.end(p.body);
-    return upReq;
+  /**
+   * Sends `p` upstream and calls back once: with the response, or with the failure. Returns a
+   * function that aborts the upstream leg (the client went away).
+   */
+  function send(
+    p: Prepared,
+    onResponse: (upRes: http.IncomingMessage) => void,
+    onError: (err: Error) => void,
+  ) {
+    let current: http.ClientRequest;
+    let aborted = false;
+    const attempt = (mayRetry: boolean) => {
+      // A literal, not a spread of shared options: this runs once per proxied request.
+      const upReq = requestFn({
+        protocol,
+        hostname,
+        port,
+        path,
+        agent,
+        method: p.method,
+        headers: p.headers,
+      });
+      current = upReq;
+      let answered = false;
+      inFlight.add(upReq);
+      if (p.method === 'GET') streams.add(upReq);
+      upReq.once('close', () => {
+        inFlight.delete(upReq);
+        streams.delete(upReq);
+      });
+      upReq.on('response', (upRes) => {
+        answered = true;
+        onResponse(upRes);
+      });
+      upReq.on('error', (err: NodeJS.ErrnoException) => {
+        // Node's documented keep-alive race: the upstream closed an idle socket just as it was
+        // reused. Nothing was answered, so the request never ran there: send it once more.
+        if (mayRetry && !aborted && !answered && upReq.reusedSocket && isResetCode(err.code)) attempt(false);
+        else onError(err);
+      });
+      upReq.end(p.body);
+    };
+    attempt(true);
+    return () => {
+      aborted = true;
+      current.destroy();
+    };
   }
 
   /** Status and flat headers for the client, or an error to answer instead. */
-  function translate(p: Prepared, upRes: http.IncomingMessage): { status: number; headers: string[] } {
+  function translate(
+    p: Prepared,
+    upRes: http.IncomingMessage,
+  ): { status: number; headers: string[]; sse: boolean } {
     const status = upRes.statusCode ?? 502;
     if (status === 401 || status < 200 || status > 599) {
       // The upstream refused the gateway's credential: the client's token is fine, so no challenge.
@@ -193,7 +229,7 @@ export function createHttpUpstream(opts: HttpUpstreamOptions): McpEndpoint {
       }
     }
     if (sse) headers.push('x-accel-buffering', 'no');
-    return { status, headers };
+    return { status, headers, sse };
   }
 
   function upstreamFailed(err: Error, p: Prepared): McpHttpError {
@@ -216,21 +252,21 @@ export function createHttpUpstream(opts: HttpUpstreamOptions): McpEndpoint {
         return errorToResponse(err);
       }
       return new Promise<Response>((resolve) => {
-        const upReq = send(prepared);
-        const onAbort = () => upReq.destroy();
-        request.signal.addEventListener('abort', onAbort, { once: true });
-        upReq.once('close', () => request.signal.removeEventListener('abort', onAbort));
-        upReq.on('response', (upRes) => {
-          try {
-            const { status, headers } = translate(prepared, upRes);
-            if (isNullBodyStatus(status)) upRes.resume();
-            const body = isNullBodyStatus(status) ? null : toWebStream(upRes);
-            resolve(new Response(body, { status, headers: toHeaderPairs(headers) }));
-          } catch (err) {
-            resolve(errorToResponse(err));
-          }
-        });
-        upReq.on('error', (err) => resolve(errorToResponse(upstreamFailed(err, prepared))));
+        const abort = send(
+          prepared,
+          (upRes) => {
+            try {
+              const { status, headers } = translate(prepared, upRes);
+              if (isNullBodyStatus(status)) upRes.resume();
+              const body = isNullBodyStatus(status) ? null : toWebStream(upRes);
+              resolve(new Response(body, { status, headers: toHeaderPairs(headers) }));
+            } catch (err) {
+              resolve(errorToResponse(err));
+            }
+          },
+          (err) => resolve(errorToResponse(upstreamFailed(err, prepared))),
+        );
+        request.signal.addEventListener('abort', abort, { once: true });
       });
     },
 
@@ -248,43 +284,50 @@ export function createHttpUpstream(opts: HttpUpstreamOptions): McpEndpoint {
         writeNodeError(res, err);
         return;
       }
-      const upReq = send(prepared);
+      const abort = send(
+        prepared,
+        (upRes) => {
+          let translated: ReturnType<typeof translate>;
+          try {
+            translated = translate(prepared, upRes);
+          } catch (err) {
+            writeNodeError(res, err);
+            return;
+          }
+          res.writeHead(translated.status, translated.headers);
+          // A GET stream shows its headers at once; a POST's SSE answer waits briefly for its event.
+          relay(upRes, res, translated.sse && prepared.method === 'POST' ? POST_HEADERS_ALONE_MS : 0);
+        },
+        (err) => {
+          if (res.headersSent) res.destroy();
+          else writeNodeError(res, upstreamFailed(err, prepared));
+        },
+      );
       res.on('close', () => {
-        if (!res.writableFinished) upReq.destroy(); // client gone: abort the upstream leg
-      });
-      upReq.on('response', (upRes) => {
-        let translated: { status: number; headers: string[] };
-        try {
-          translated = translate(prepared, upRes);
-        } catch (err) {
-          writeNodeError(res, err);
-          return;
-        }
-        res.writeHead(translated.status, translated.headers);
-        relay(upRes, res);
-      });
-      upReq.on('error', (err) => {
-        if (res.headersSent) res.destroy();
-        else writeNodeError(res, upstreamFailed(err, prepared));
+        if (!res.writableFinished) abort(); // client gone: abort the upstream leg (and its body)
       });
     },
 
     async close() {
       closing = true;
-      for (const entry of inFlight) if (entry.stream) entry.upReq.destroy();
+      for (const upReq of streams) upReq.destroy();
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, drainTimeoutMs);
       });
-      const drained = [...inFlight].map((e) =>
-        e.upReq.closed ? undefined : new Promise<void>((resolve) => e.upReq.once('close', () => resolve())),
+      const drained = [...inFlight].map((upReq) =>
+        upReq.closed ? undefined : new Promise<void>((resolve) => upReq.once('close', () => resolve())),
       );
       await Promise.race([Promise.all(drained), deadline]);
       clearTimeout(timer);
-      for (const entry of inFlight) entry.upReq.destroy();
+      for (const upReq of inFlight) upReq.destroy();
       ownAgent?.destroy();
     },
   };
+}
+
+function isResetCode(code: string | undefined): boolean {
+  return code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 function headerString(value: string | string[] | undefined): string | undefined {

@@ -48,38 +48,48 @@ export function isNullBodyStatus(status: number): boolean {
 }
 
 /**
- * Streams an upstream body to a node:http client as it arrives, with backpressure. Chunks that
- * arrive together leave together: the socket is corked for the rest of the event-loop turn in
- * which a chunk arrived, so an upstream's last event and its end go out in one write instead of
- * two — no chunk waits for a later one. Headers leave with the first chunk, or on their own by
- * the end of the turn when the upstream sent headers only (an SSE stream with no event yet).
+ * Streams an upstream body to a node:http client as it arrives, with backpressure: each chunk is
+ * written the moment it is read (an SSE event is never held back for a later one). When the
+ * upstream's end was read together with its last chunk, the response is ended in the same write.
+ *
+ * Headers leave with the first chunk. When the upstream sent headers alone, they leave on their
+ * own after `headersAloneMs` (0: at once) — the client of a GET stream needs them to know the
+ * stream is open, while a POST's SSE answer (the SDK flushes its headers before the first event)
+ * gains a packet and a wake-up on both sides by waiting a moment for that event, yet still shows
+ * its headers long before any client-side headers timeout. The caller destroys the upstream
+ * request when the client goes away.
  */
-export function relay(upRes: IncomingMessage, res: ServerResponse): void {
+export function relay(upRes: IncomingMessage, res: ServerResponse, headersAloneMs: number): void {
   let wrote = false;
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    res.uncork();
+  let timer: NodeJS.Timeout | undefined;
+  const flushHeadersAlone = () => {
+    timer = undefined;
+    if (!res.writableEnded && !res.destroyed) res.flushHeaders();
   };
   upRes.on('data', (chunk: Buffer) => {
     wrote = true;
-    if (!corked && process.env['CORK'] === '1') {
-      corked = true;
-      res.cork();
-      setImmediate(uncork);
-    }
+    if (timer) clearTimeout(timer);
+    timer = undefined;
     if (!res.write(chunk)) {
       upRes.pause();
       res.once('drain', () => upRes.resume());
     }
+    if (upRes.complete && upRes.readableLength === 0) res.end();
   });
-  upRes.on('end', () => res.end());
+  upRes.on('end', () => {
+    if (timer) clearTimeout(timer);
+    if (!res.writableEnded) res.end();
+  });
   upRes.on('error', () => res.destroy());
-  res.on('close', () => {
-    if (!upRes.complete) upRes.destroy();
+  res.once('close', () => {
+    if (timer) clearTimeout(timer);
   });
-  setImmediate(() => {
-    if (!wrote && !res.writableEnded && !res.destroyed) res.flushHeaders();
+  // Scheduled after the 'data' listener's own first tick: whatever arrived with the headers has
+  // flowed by then, so nothing written means headers alone so far.
+  process.nextTick(() => {
+    if (wrote || upRes.complete || res.writableEnded || res.destroyed) return;
+    if (headersAloneMs === 0) flushHeadersAlone();
+    else timer = setTimeout(flushHeadersAlone, headersAloneMs);
   });
 }
 

@@ -23,24 +23,22 @@ export function createSessionBinding(secret: Uint8Array = randomBytes(32)): Sess
   const key = Buffer.from(secret);
   const tag = (upstreamId: string, userId: string) =>
     createHmac('sha256', key).update(userId).update('\0').update(upstreamId).digest().subarray(0, TAG_BYTES);
-  // Recent (user, id) pairs both ways, so a busy session costs Map lookups, not HMACs.
-  const wrapped = new Map<string, string>();
-  const verified = new Map<string, string>();
+  // Recent ids both ways, so a busy session costs a Map lookup, not an HMAC. Keyed by the id
+  // alone (no string building per request); the user is compared on the hit.
+  const wrapped = new Map<string, { userId: string; id: string }>();
+  const verified = new Map<string, { userId: string; upstreamId: string }>();
   return {
     wrap(upstreamId, userId) {
-      const cacheKey = `${userId}\0${upstreamId}`;
-      let id = wrapped.get(cacheKey);
-      if (id === undefined) {
-        id = `${upstreamId}.${tag(upstreamId, userId).toString('base64url')}`;
-        if (wrapped.size >= CACHE_ENTRIES) wrapped.clear();
-        wrapped.set(cacheKey, id);
-      }
+      const hit = wrapped.get(upstreamId);
+      if (hit?.userId === userId) return hit.id;
+      const id = `${upstreamId}.${tag(upstreamId, userId).toString('base64url')}`;
+      if (wrapped.size >= CACHE_ENTRIES) wrapped.clear();
+      wrapped.set(upstreamId, { userId, id });
       return id;
     },
     unwrap(clientId, userId) {
-      const cacheKey = `${userId}\0${clientId}`;
-      const hit = verified.get(cacheKey);
-      if (hit !== undefined) return hit;
+      const hit = verified.get(clientId);
+      if (hit) return hit.userId === userId ? hit.upstreamId : undefined;
       const dot = clientId.lastIndexOf('.');
       if (dot <= 0) return undefined;
       const upstreamId = clientId.slice(0, dot);
@@ -48,7 +46,7 @@ export function createSessionBinding(secret: Uint8Array = randomBytes(32)): Sess
       if (presented.length !== TAG_BYTES || !timingSafeEqual(presented, tag(upstreamId, userId)))
         return undefined;
       if (verified.size >= CACHE_ENTRIES) verified.clear();
-      verified.set(cacheKey, upstreamId);
+      verified.set(clientId, { userId, upstreamId });
       return upstreamId;
     },
   };

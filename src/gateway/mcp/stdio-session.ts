@@ -5,6 +5,7 @@
  * GET stream (MCP 2025-11-25 transports §Listening for Messages from the Server).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import type { Logger } from '../../logger.js';
 import type { ResponseChannel, SseStream } from './channel.js';
 import type { AcceptedTypes } from './exchange.js';
@@ -41,6 +42,8 @@ export interface StdioSessionOptions {
 
 /** Messages for a GET stream that is not open yet; beyond this the oldest are dropped. */
 const MAX_BACKLOG = 1000;
+/** After the child exits, how long its stdout may take to drain before pending requests fail. */
+const STDOUT_DRAIN_MS = 250;
 /** One stderr line is logged up to this many characters. */
 const MAX_STDERR_LINE = 8192;
 /** POSIX: the child leads its own process group, so shutdown reaches its descendants too. */
@@ -110,17 +113,28 @@ export class StdioSession {
     child.stdin!.on('error', (err) =>
       log.debug({ pid: this.pid, err: err.message }, 'MCP server stdin closed'),
     );
+    child.on('error', (err) => log.warn({ pid: this.pid, err: err.message }, 'MCP server process error'));
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
-        this.exitedFlag = true;
+        this.exitedFlag = true; // from now on the session answers 404
         clearTimeout(this.idleTimer);
         if (GROUP_KILL) killGroup(this.pid, 'SIGKILL'); // leave no orphaned descendants
         log.info({ pid: this.pid, code, signal }, 'MCP server process exited');
-        for (const ex of this.active) ex.fail(INTERNAL_ERROR, 'the MCP server process exited', 502);
-        this.active.clear();
-        this.getStream?.end();
-        opts.onExit(this);
-        resolve();
+        // What the child wrote just before exiting may still be in the pipe: read it to the end
+        // (bounded, in case a stray descendant holds stdout open) before failing what is left.
+        const stdout = child.stdout!;
+        const drained =
+          stdout.readableEnded || stdout.destroyed
+            ? Promise.resolve()
+            : once(stdout, 'close').catch(() => {});
+        const grace = new Promise<void>((r) => setTimeout(r, STDOUT_DRAIN_MS).unref());
+        void Promise.race([drained, grace]).then(() => {
+          for (const ex of this.active) ex.fail(INTERNAL_ERROR, 'the MCP server process exited', 502);
+          this.active.clear();
+          this.getStream?.end();
+          opts.onExit(this);
+          resolve();
+        });
       });
     });
     this.idleTimer = setTimeout(() => this.checkIdle(), opts.idleTimeoutMs);

@@ -95,7 +95,8 @@ describe('header value encoding (2026 streamable-http §Value Encoding)', () => 
 
   it('builds identity headers that cannot smuggle a header line', () => {
     const h = identityHeaders({ userId: 'eve\r\nX-Admin: 1', clientId: 'c', scopes: ['a', 'b'] });
-    expect(h['x-portcullis-user']).toMatch(/^=\?base64\?/);
-    expect(h['x-portcullis-scopes']).toBe('a b');
+    expect(h[0]).toBe('x-portcullis-user');
+    expect(h[1]).toMatch(/^=\?base64\?/);
+    expect(h.slice(2)).toEqual(['x-portcullis-client', 'c', 'x-portcullis-scopes', 'a b']);
   });
 });

@@ -22,7 +22,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     return;
   }
   if (m.method === 'tools/list') {
-    const names = ['stderr', 'noise', 'exit', 'env', 'big', 'notify'];
+    const names = ['stderr', 'noise', 'exit', 'last-words', 'env', 'big', 'notify'];
     send({
       jsonrpc: '2.0',
       id: m.id,
@@ -40,6 +40,9 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     text(m.id, 'still alive');
   } else if (name === 'exit') {
     process.exit(3);
+  } else if (name === 'last-words') {
+    text(m.id, 'answered, then gone');
+    process.exit(0);
   } else if (name === 'env') {
     text(m.id, JSON.stringify({ user: process.env.MCP_USER, secret: process.env.GATEWAY_SECRET ?? null }));
   } else if (name === 'big') {
