@@ -17,6 +17,8 @@ const serverUrl = process.argv[process.argv.length - 1]!;
 const scenario = process.env['MCP_CONFORMANCE_SCENARIO'] ?? '';
 const context = JSON.parse(process.env['MCP_CONFORMANCE_CONTEXT'] ?? '{}') as Record<string, string>;
 const mode = process.env['CONFORMANCE_MODE'] ?? 'fetch';
+/** Auth scenarios whose mock MCP server speaks only the stateless 2026-07-28 revision. */
+const STATELESS_ONLY = new Set(['auth/authorization-server-migration']);
 
 function authOptions(): Omit<AuthFetchOptions, 'serverUrl' | 'store'> {
   const interaction = headlessRedirectInteraction();
@@ -90,6 +92,11 @@ async function main() {
   client.setRequestHandler(ElicitRequestSchema, () => ({ action: 'accept', content: {} }));
   let close: () => Promise<void>;
   let run = <T>(op: () => Promise<T>) => op();
+  if (STATELESS_ONLY.has(scenario)) {
+    const { runStatelessHost } = await import('./stateless-host.js');
+    await runStatelessHost(serverUrl, createAuthFetch({ serverUrl, store, ...authOptions() }));
+    return;
+  }
   if (mode === 'sdk') {
     const { sdkSession } = await import('./sdk-mode.js');
     const session = await sdkSession(serverUrl, store, authOptions());
