@@ -7,7 +7,7 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ElicitRequestSchema, LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { AuthFetchOptions } from '../../src/client/auth-fetch.js';
 import { createAuthFetch } from '../../src/client/auth-fetch.js';
 import { createMemoryStore } from '../../src/store/memory.js';
@@ -105,12 +105,7 @@ async function main() {
     close = session.close;
   } else {
     const fetch = createAuthFetch({ serverUrl, store, ...authOptions() });
-    // SDK 1.32's transport sends no MCP-Protocol-Version on `initialize`, which 2026-07-28 servers
-    // require on every POST (T6); a transport concern, supplied here so the auth scenarios can run.
-    const transport = new StreamableHTTPClientTransport(new URL(serverUrl), {
-      fetch,
-      requestInit: { headers: { 'mcp-protocol-version': LATEST_PROTOCOL_VERSION } },
-    });
+    const transport = new StreamableHTTPClientTransport(new URL(serverUrl), { fetch });
     await client.connect(transport);
     close = () => transport.close();
   }
