@@ -8,7 +8,6 @@ import { type Logger, silentLogger } from '../logger.js';
 import { parseWwwAuthenticate } from '../oauth/www-authenticate.js';
 import type { Store } from '../store/store.js';
 import { Authorizer, type GrantOption } from './authorizer.js';
-import { dpopResourceRequest } from './dpop.js';
 import { isClientError } from './errors.js';
 import type { RegistrationOptions } from './registration.js';
 import type { TokenRecord } from './state.js';
@@ -83,6 +82,7 @@ export function createAuthFetch(options: AuthFetchOptions): AuthFetch & { author
     headers.delete('authorization');
     if (token && token.tokenType.toLowerCase() === 'dpop') {
       const url = input instanceof Request ? input.url : String(input);
+      const { dpopResourceRequest } = await import('./dpop.js');
       return dpopResourceRequest(
         await authorizer.dpop(),
         token.accessToken,

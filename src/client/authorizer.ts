@@ -9,16 +9,15 @@ import { OAuthError } from '../oauth/errors.js';
 import type { AuthorizationServerMetadata } from '../oauth/metadata.js';
 import { canonicalResourceUrl } from '../oauth/url-rules.js';
 import type { Store } from '../store/store.js';
-import { type NonInteractiveGrant, requestNonInteractiveTokens } from './assertion-grants.js';
-import { buildAuthorizationRequest } from './authorization-request.js';
-import { discoverAuthorizationServer, discoverProtectedResource } from './discovery.js';
-import { createDpopHandle, loadDpopKeyPair } from './dpop.js';
+import type { NonInteractiveGrant } from './assertion-grants.js';
 import { ClientError } from './errors.js';
-import { type GrantContext, redeemAuthorizationCode, refreshAccessToken } from './grants.js';
-import { type RegistrationOptions, registerClient } from './registration.js';
-import { selectScopes } from './scopes.js';
+import type { GrantContext } from './grants.js';
+import type { RegistrationOptions } from './registration.js';
 import { type ClientRecord, clientKey, NS, type ServerRecord, type TokenRecord, tokenKey } from './state.js';
 import type { Interaction } from './types.js';
+
+/** The protocol steps, loaded on first use (src/client/protocol-steps.ts). */
+const protocolSteps = () => import('./protocol-steps.js');
 
 export type GrantOption = { type: 'authorization_code' } | NonInteractiveGrant;
 
@@ -120,7 +119,9 @@ export class Authorizer {
 
   /** The DPoP handle (key pair kept in the Store, nonces cached per origin), made once. */
   dpop(): Promise<oauth.DPoPHandle> {
-    this.dpopHandle ??= loadDpopKeyPair(this.o.store, this.serverUrl).then(createDpopHandle);
+    this.dpopHandle ??= protocolSteps().then(async (steps) =>
+      steps.createDpopHandle(await steps.loadDpopKeyPair(this.o.store, this.serverUrl)),
+    );
     return this.dpopHandle;
   }
 
@@ -129,15 +130,14 @@ export class Authorizer {
    * compares issuers; credentials of the old AS are then never used at the new one.
    */
   async authorizationServerMoved(resourceMetadataUrl: string | undefined): Promise<boolean> {
+    const steps = await protocolSteps();
     const server = await this.serverRecord();
     const known = server?.authorizationServer?.issuer;
     if (!server || !known || !server.protectedResource) return false;
     const ctx = { fetch: this.o.fetch, allowHttp: this.o.allowHttp ?? false };
-    const found = await discoverProtectedResource(
-      this.serverUrl,
-      resourceMetadataUrl ?? server.resourceMetadataUrl,
-      ctx,
-    ).catch(() => undefined);
+    const found = await steps
+      .discoverProtectedResource(this.serverUrl, resourceMetadataUrl ?? server.resourceMetadataUrl, ctx)
+      .catch(() => undefined);
     return found !== undefined && found.issuer !== known;
   }
 
@@ -185,6 +185,7 @@ export class Authorizer {
   }
 
   private async refreshLocked(staleAccessToken: string | undefined): Promise<TokenRecord> {
+    const steps = await protocolSteps();
     const server = await this.serverRecord();
     const as = server?.authorizationServer;
     if (!server || !as) throw new ClientError('reauth_required', `not logged in to ${this.serverUrl}`);
@@ -198,7 +199,7 @@ export class Authorizer {
       if (!client)
         throw new ClientError('reauth_required', `no client registration stored for ${this.serverUrl}`);
       try {
-        const next = await refreshAccessToken(
+        const next = await steps.refreshAccessToken(
           as,
           client,
           current,
@@ -300,6 +301,7 @@ export class Authorizer {
   }
 
   private async discover(request: AuthorizeRequest): Promise<ServerRecord> {
+    const steps = await protocolSteps();
     const previous = await this.serverRecord();
     const ctx = {
       fetch: this.o.fetch,
@@ -307,9 +309,9 @@ export class Authorizer {
       ...(request.signal ? { signal: request.signal } : {}),
     };
     const resourceMetadataUrl = request.resourceMetadataUrl ?? previous?.resourceMetadataUrl;
-    const found = await discoverProtectedResource(this.serverUrl, resourceMetadataUrl, ctx);
+    const found = await steps.discoverProtectedResource(this.serverUrl, resourceMetadataUrl, ctx);
     // No PRM: the 2025-03-26 rules apply (the origin is the AS, whatever issuer it names).
-    const authorizationServer = await discoverAuthorizationServer(found.issuer, ctx, {
+    const authorizationServer = await steps.discoverAuthorizationServer(found.issuer, ctx, {
       legacy: !found.protectedResource,
     });
     // C19: refuse an AS that does not advertise S256, naming it.
@@ -353,7 +355,7 @@ export class Authorizer {
   private async runAuthorization(request: AuthorizeRequest, mayReRegister: boolean): Promise<TokenRecord> {
     const server = await this.discover(request);
     const as = server.authorizationServer!;
-    const scopes = this.scopesFor(server, as, request);
+    const scopes = await this.scopesFor(server, as, request);
     const scope = scopes.length ? scopes.join(' ') : undefined;
     let tokens: TokenRecord;
     try {
@@ -376,8 +378,9 @@ export class Authorizer {
     return tokens;
   }
 
-  private scopesFor(server: ServerRecord, as: AuthorizationServerMetadata, request: AuthorizeRequest) {
-    return selectScopes({
+  private async scopesFor(server: ServerRecord, as: AuthorizationServerMetadata, request: AuthorizeRequest) {
+    const steps = await protocolSteps();
+    return steps.selectScopes({
       configured: this.o.scope,
       challenged: request.challengedScope,
       previous: server.requestedScopes,
@@ -411,15 +414,16 @@ export class Authorizer {
   async prepareAuthorization(
     request: AuthorizeRequest & { redirectUri: string },
   ): Promise<PreparedAuthorization> {
+    const steps = await protocolSteps();
     const server = await this.discover(request);
     const as = server.authorizationServer!;
     if (!as.authorization_endpoint)
       throw new ClientError('discovery_failed', `${as.issuer} advertises no authorization_endpoint`);
-    const scopes = this.scopesFor(server, as, request);
+    const scopes = await this.scopesFor(server, as, request);
     const scope = scopes.length ? scopes.join(' ') : undefined;
     const client = await this.client(as, request.redirectUri, scope);
     const resource = this.resourceParam(server).resource;
-    const { url, state, codeVerifier } = buildAuthorizationRequest(as, client, {
+    const { url, state, codeVerifier } = steps.buildAuthorizationRequest(as, client, {
       redirectUri: request.redirectUri,
       scope,
       resource,
@@ -444,6 +448,7 @@ export class Authorizer {
    * finds them. Refuses when the registration or the AS changed in between.
    */
   async completeAuthorization(callbackUrl: URL, pending: PreparedAuthorization): Promise<TokenRecord> {
+    const steps = await protocolSteps();
     const server = await this.serverRecord();
     const as = server?.authorizationServer;
     if (!server || !as || as.issuer !== pending.issuer) {
@@ -459,7 +464,7 @@ export class Authorizer {
         `the client registration for ${this.serverUrl} changed since the login started; start the login again`,
       );
     }
-    const tokens = await redeemAuthorizationCode(
+    const tokens = await steps.redeemAuthorizationCode(
       as,
       client,
       {
@@ -481,11 +486,12 @@ export class Authorizer {
     scope: string | undefined,
     request: AuthorizeRequest,
   ) {
+    const steps = await protocolSteps();
     const grant = this.o.grant ?? { type: 'authorization_code' };
     if (grant.type === 'authorization_code') return this.authorizationCodeGrant(server, as, scope, request);
     const client = await this.client(as, undefined, scope);
     const params = { ...this.resourceParam(server), ...(scope ? { scope } : {}) };
-    return requestNonInteractiveTokens(grant, as, client, params, await this.grantCtx(as));
+    return steps.requestNonInteractiveTokens(grant, as, client, params, await this.grantCtx(as));
   }
 
   private async client(
@@ -493,6 +499,7 @@ export class Authorizer {
     redirectUri: string | undefined,
     scope: string | undefined,
   ) {
+    const steps = await protocolSteps();
     const key = clientKey(this.serverUrl, as.issuer);
     const stored = await this.o.store.get<ClientRecord>(NS.clients, key);
     const expired = stored?.clientSecretExpiresAt && stored.clientSecretExpiresAt <= this.o.clock();
@@ -503,7 +510,7 @@ export class Authorizer {
       (!configuredId || stored.clientId === configuredId) &&
       (!redirectUri || stored.source !== 'dcr' || stored.redirectUris.includes(redirectUri));
     if (usable) return stored;
-    const client = await registerClient(as, redirectUri, scope, this.o.registration ?? {}, {
+    const client = await steps.registerClient(as, redirectUri, scope, this.o.registration ?? {}, {
       fetch: this.o.fetch,
       allowHttp: this.o.allowHttp ?? false,
       clock: this.o.clock,
@@ -519,6 +526,7 @@ export class Authorizer {
     scope: string | undefined,
     request: AuthorizeRequest,
   ) {
+    const steps = await protocolSteps();
     const interaction = this.o.interaction;
     if (!interaction) {
       throw new ClientError(
@@ -534,7 +542,7 @@ export class Authorizer {
       );
       const client = await this.client(as, redirectUri, scope);
       const resource = this.resourceParam(server).resource;
-      const { url, state, codeVerifier } = buildAuthorizationRequest(as, client, {
+      const { url, state, codeVerifier } = steps.buildAuthorizationRequest(as, client, {
         redirectUri,
         scope,
         resource,
@@ -545,7 +553,7 @@ export class Authorizer {
         ...(request.signal ? [request.signal] : []),
       ]);
       const callbackUrl = await interaction.authorize(url, signal);
-      const tokens = await redeemAuthorizationCode(
+      const tokens = await steps.redeemAuthorizationCode(
         as,
         client,
         { callbackUrl, state, codeVerifier, redirectUri, ...(resource ? { resource } : {}) },

@@ -4,7 +4,7 @@
  * (they are identifiers, see store.ts); each value is bound to its (ns, key) by the AAD.
  */
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { assertEntryName, decodeValue, encodeValue } from './entry.js';
 import { type LockOptions, type SetOptions, type Store, StoreError } from './store.js';
 

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import {
   assertEntryName,
   assertOpen,
@@ -61,7 +61,7 @@ function namespaceDirName(ns: string): string {
   return /^[a-z0-9_]{1,60}$/.test(ns) && !WINDOWS_RESERVED_NAME.test(ns) ? ns : safeFileName(ns);
 }
 
-const envelopeSchema = z.object({ key: z.string(), value: z.unknown(), expiresAt: z.number().optional() });
+const envelopeSchema = z.object({ key: z.string(), value: z.unknown(), expiresAt: z.optional(z.number()) });
 type Envelope = z.infer<typeof envelopeSchema>;
 
 interface EntryPaths {
