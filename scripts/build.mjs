@@ -4,7 +4,13 @@
 import { rm } from 'node:fs/promises';
 import { build } from 'esbuild';
 
-const external = ['better-sqlite3', 'ioredis', 'pg', '@modelcontextprotocol/sdk', '@modelcontextprotocol/sdk/*'];
+const external = [
+  'better-sqlite3',
+  'ioredis',
+  'pg',
+  '@modelcontextprotocol/sdk',
+  '@modelcontextprotocol/sdk/*',
+];
 
 await rm('dist', { recursive: true, force: true });
 await build({
@@ -27,10 +33,14 @@ await build({
   external,
   chunkNames: 'chunks/[name]-[hash]',
   // Some bundled CommonJS dependencies call require() for Node built-ins.
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+  },
   logLevel: 'warning',
 });
 
 // Type declarations for the `exports` map (dist/types/**).
 const { execFileSync } = await import('node:child_process');
-execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
+  stdio: 'inherit',
+});

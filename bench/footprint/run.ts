@@ -15,7 +15,11 @@ const cache = join(root, 'bench/.cache/footprint');
 const RUNS = Number(process.env['RUNS'] ?? 15);
 
 function npm(args: string[], cwd: string) {
-  return execFileSync('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 function sizeOf(dir: string): number {
@@ -69,7 +73,9 @@ function once(cmd: string, args: string[]): number {
 /** Medians of interleaved runs (A B C A B C …), so background load hits every command alike. */
 function timeInterleaved(commands: Array<[string, string[]]>): number[] {
   const samples = commands.map(() => [] as number[]);
-  for (let i = 0; i < RUNS; i++) commands.forEach(([cmd, args], j) => samples[j]!.push(once(cmd, args)));
+  for (let i = 0; i < RUNS; i++) {
+    for (const [j, [cmd, args]] of commands.entries()) samples[j]!.push(once(cmd, args));
+  }
   return samples.map(median);
 }
 
@@ -89,5 +95,7 @@ console.log(`| | packages | installed MB | \`--help\` cold start (median of ${RU
 console.log('|---|---|---|---|');
 console.log(`| portcullis (this build) | ${ours.packages} | ${mb(ours.bytes)} | ${oursHelp.toFixed(0)} ms |`);
 console.log(`| mcp-remote@0.15.1 | ${theirs.packages} | ${mb(theirs.bytes)} | ${theirsHelp.toFixed(0)} ms |`);
-console.log(`| ratio portcullis / mcp-remote | ${(ours.packages / theirs.packages).toFixed(2)}× | ${(ours.bytes / theirs.bytes).toFixed(2)}× | ${(oursHelp / theirsHelp).toFixed(2)}× |`);
+console.log(
+  `| ratio portcullis / mcp-remote | ${(ours.packages / theirs.packages).toFixed(2)}× | ${(ours.bytes / theirs.bytes).toFixed(2)}× | ${(oursHelp / theirsHelp).toFixed(2)}× |`,
+);
 console.log(`\nbare \`node -e 0\`: ${node.toFixed(0)} ms`);

@@ -1,7 +1,8 @@
 // Gateway MCP-side benchmark: `tools/call echo` through each front end, side by side in one run.
 //   node --import tsx bench/gateway/run.ts [--calls 1000] [--warmup 1000] [--rounds 6] [--concurrency 16]
 //                                           [--upstream sdk|trivial]
-// Variants: direct to the SDK upstream; portcullis (opaque-token check + handleNode);
+// Variants: direct to the SDK upstream; the real gateway (its own server, bearer check against
+// SQLite, then the proxy); portcullis (a Map-based opaque-token check + handleNode);
 // portcullis-fetch (same, through the fetch-style handle); http-proxy (static bearer check);
 // a hand-written node:http pipe (static bearer check), the floor for any node:http proxy.
 // Every variant is warmed up first (JIT in all processes), then measured in rounds whose order
@@ -78,6 +79,7 @@ process.on('exit', stopAll);
 const upstream = await start(args.upstream === 'trivial' ? 'trivial-upstream' : 'upstream');
 const fronts: [string, Server | undefined][] = [
   [args.upstream === 'trivial' ? 'direct (trivial server)' : 'direct (SDK server)', undefined],
+  ['portcullis gateway (SQLite token check)', await start('gateway', upstream.target.url)],
   ['portcullis handleNode', await start('portcullis', upstream.target.url)],
   ['portcullis handle (fetch)', await start('portcullis-fetch', upstream.target.url)],
   ['http-proxy', await start('http-proxy', upstream.target.url)],

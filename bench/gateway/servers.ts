@@ -1,18 +1,27 @@
 // The processes the gateway benchmark measures, one per role so they compete for the CPU the
 // way a real deployment does: `upstream` (the fixture SDK MCP server), and three front ends to
-// it — `portcullis` (opaque-token check, then the MCP endpoint's node:http fast path),
+// it — `gateway` (the real gateway: its bearer check against SQLite, then the proxy),
+// `portcullis` (a Map-based opaque-token check, then the MCP endpoint's node:http fast path),
 // `portcullis-fetch` (the same through the fetch-style `handle`), `http-proxy` (static bearer).
 // Each prints one JSON line `{ "url": …, "token": … }` on stdout once it listens, then answers
 // each `cpu` line on stdin with its CPU time so far (µs), so the run can charge CPU per call.
 import { hash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { mkdtemp } from 'node:fs/promises';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
+import { createAuthFetch } from '../../src/client/auth-fetch.js';
+import { createLoopbackInteraction } from '../../src/client/loopback.js';
+import { startDevGateway } from '../../src/gateway/dev.js';
 import { createHttpUpstream } from '../../src/gateway/mcp/http-upstream.js';
 import type { McpPrincipal } from '../../src/gateway/mcp/types.js';
+import { createMemoryStore } from '../../src/store/memory.js';
+import { completeAuthorization } from '../../test/fixtures/browser-agent.js';
 import { startMcpServer } from '../../test/fixtures/mcp-server.js';
 
 const [role, upstreamUrl] = process.argv.slice(2);
@@ -77,6 +86,7 @@ async function main() {
     });
     return { url, token };
   }
+  if (role === 'gateway') return realGateway(upstreamUrl);
   if (role === 'node-pipe') {
     const token = randomBytes(32).toString('base64url');
     const u = new URL(upstreamUrl);
@@ -115,6 +125,31 @@ async function main() {
     return { url: await listen(server), token };
   }
   throw new Error(`unknown role ${role}`);
+}
+
+/**
+ * The real gateway (`startDevGateway`: SQLite store, dev IdP, its own node server with the
+ * `/mcp` fast path) in front of the upstream, and a real access token for it, obtained the way a
+ * client does: DCR, the dev IdP's login and the consent page (driven by the fixture's HTTP user
+ * agent), the code exchange. Every benchmarked call then goes through the gateway's own bearer
+ * check against the store (hash lookup, expiry, audience) before the proxy.
+ */
+async function realGateway(upstreamUrl: string) {
+  const stateDir = await mkdtemp(path.join(tmpdir(), 'portcullis-bench-gateway-'));
+  const dev = await startDevGateway({ port: 0, stateDir, mcpUpstream: { http: upstreamUrl } });
+  const store = createMemoryStore();
+  const authFetch = createAuthFetch({
+    serverUrl: dev.mcpUrl,
+    store,
+    interaction: createLoopbackInteraction({
+      openBrowser: async (url) =>
+        void (await completeAuthorization(url, { login: 'demo', password: 'bench' })),
+    }),
+  });
+  await authFetch.authorize();
+  const token = (await authFetch.authorizer.accessToken())?.accessToken;
+  if (!token) throw new Error('the gateway issued no access token');
+  return { url: dev.mcpUrl, token };
 }
 
 /**

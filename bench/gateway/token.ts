@@ -82,7 +82,9 @@ async function start(role: string): Promise<Server> {
   const child = spawn(
     process.execPath,
     [
-      ...(args.prof ? ['--cpu-prof', `--cpu-prof-dir=${args.prof}`, `--cpu-prof-name=${role}.cpuprofile`] : []),
+      ...(args.prof
+        ? ['--cpu-prof', `--cpu-prof-dir=${args.prof}`, `--cpu-prof-name=${role}.cpuprofile`]
+        : []),
       SERVERS,
       role,
       String(chains),
@@ -167,6 +169,10 @@ function percentile(sorted: Float64Array, p: number): number {
 
 /** `perChain` rotations on every chain at once; latencies of every request. */
 async function runRound(server: Server, perChain: number): Promise<RoundResult> {
+  // Fresh connections each round: a server closes keep-alive sockets idle for 5 s (while the
+  // others are measured), and a request racing that close would fail.
+  server.agent.destroy();
+  server.agent = new http.Agent({ keepAlive: true, maxSockets: chains });
   const latencies = new Float64Array(perChain * server.chains.length);
   let n = 0;
   const before = await server.stats();
@@ -218,7 +224,10 @@ for (let round = 0; round < rounds; round++) {
   const gateway = results.get('gateway')?.[round];
   for (const role of roles) {
     const r = results.get(role)![round]!;
-    const ratio = gateway && role !== 'gateway' && role !== 'floor' ? `  gateway ×${(gateway.rps / r.rps).toFixed(2)}` : '';
+    const ratio =
+      gateway && role !== 'gateway' && role !== 'floor'
+        ? `  gateway ×${(gateway.rps / r.rps).toFixed(2)}`
+        : '';
     console.log(
       `  ${LABELS[role]!.padEnd(46)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50.toFixed(2).padStart(6)} ms  p99 ${r.p99.toFixed(2).padStart(6)} ms  ${r.cpuUsPerRefresh.toFixed(0).padStart(5)} µs CPU/refresh  rss ${r.rssMiB.toFixed(0)} MiB${ratio}`,
     );

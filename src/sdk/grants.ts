@@ -9,7 +9,13 @@ export type SdkGrant = NonInteractiveGrant;
 
 export async function nonInteractiveGrant(
   grant: SdkGrant,
-  ctx: { scope: string | undefined; issuer: string; resource: string; fetch: typeof fetch; clock: () => number },
+  ctx: {
+    scope: string | undefined;
+    issuer: string;
+    resource: string;
+    fetch: typeof fetch;
+    clock: () => number;
+  },
 ): Promise<URLSearchParams> {
   const params = new URLSearchParams();
   if (grant.type === 'client_credentials') {
