@@ -57,12 +57,14 @@ export type PopupMessage =
 
 /**
  * Posts the message to `window.opener` with the exact target origin — this page's own, which is
- * the app's, never `*` — then closes on success. On failure it stays open so the person can read why.
+ * the app's, never `*`. The opener closes this window once it has the message (closing it here
+ * would race the opener's "closed" watch); on failure the opener leaves it open so the person
+ * can read why. Opened without an opener, it closes itself on success.
  */
 const POPUP_SCRIPT = `
 const message = JSON.parse(document.getElementById('message').textContent);
 if (window.opener) window.opener.postMessage(message, window.location.origin);
-if (message.type === 'portcullis:connected') window.close();
+else if (message.type === 'portcullis:connected') window.close();
 `;
 
 const POPUP_CSP = [
@@ -77,7 +79,7 @@ export function popupResultPage(message: PopupMessage, status = 200): Response {
   const title = message.type === 'portcullis:connected' ? 'Connected' : 'Login failed';
   const text =
     message.type === 'portcullis:connected'
-      ? `Connected to ${message.serverId}. This window closes by itself.`
+      ? `Connected to ${message.serverId}. You can close this window.`
       : `${message.message.replace(/\.?$/, '.')} You can close this window.`;
   // A data block is not executed, so the CSP need not allow it; `<` is escaped so it cannot end the block.
   const data = JSON.stringify(message).replace(/</g, '\\u003c');

@@ -180,8 +180,10 @@ window.addEventListener('message', (event) => {
   }
   const data = event.data;
   if (typeof data !== 'object' || data === null || typeof data.type !== 'string') return;
-  if (data.type === 'portcullis:connected') notice(`Connected to ${data.serverId}.`);
-  else if (data.type === 'portcullis:failed') notice(`Login failed: ${data.message}`);
+  if (data.type === 'portcullis:connected') {
+    notice(`Connected to ${data.serverId}.`);
+    state.popup.close(); // this page owns the popup's lifetime: no race with the "closed" watch
+  } else if (data.type === 'portcullis:failed') notice(`Login failed: ${data.message}`);
   else return;
   stopWatching();
   refresh().catch((error) => notice(error.message));
