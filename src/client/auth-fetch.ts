@@ -152,7 +152,7 @@ export function createAuthFetch(options: AuthFetchOptions): AuthFetch & { author
       });
     if (!rejected || (await authorizer.authorizationServerMoved(challenge['resource_metadata'])))
       return authorize();
-    const stored = await authorizer.accessToken().catch(() => undefined);
+    const stored = await authorizer.accessToken({ reload: true }).catch(() => undefined);
     if (stored && stored.accessToken !== rejected) return stored;
     if (stored?.refreshToken) {
       try {

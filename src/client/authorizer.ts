@@ -74,6 +74,8 @@ export class Authorizer {
   private refreshing: Promise<TokenRecord> | undefined;
   private authorizing: Promise<TokenRecord> | undefined;
   private dpopHandle: Promise<oauth.DPoPHandle> | undefined;
+  /** The last token record read from or written to the Store by this instance. */
+  private memo: TokenRecord | undefined;
   private dpopChallenged = false;
 
   constructor(options: AuthorizerOptions) {
@@ -163,9 +165,13 @@ export class Authorizer {
    * A usable access token, refreshed first when it expires within the skew; undefined when none is
    * stored (the caller then sends the request without one and reacts to the 401).
    */
-  async accessToken(): Promise<TokenRecord | undefined> {
+  async accessToken(opts: { reload?: boolean } = {}): Promise<TokenRecord | undefined> {
+    // The hot path: a token this instance read or obtained, still good, needs no Store read (and no
+    // decryption) per request. A 401 asks with `reload` to see what other processes stored.
+    if (!opts.reload && this.memo && !this.expiresSoon(this.memo)) return this.memo;
     const server = await this.serverRecord();
     const tokens = await this.tokens(server);
+    this.memo = tokens;
     if (!tokens) return undefined;
     if (!this.expiresSoon(tokens)) return tokens;
     if (tokens.refreshToken) return this.refresh(tokens.accessToken);
@@ -194,7 +200,10 @@ export class Authorizer {
       const current = await this.o.store.get<TokenRecord>(NS.tokens, key);
       if (!current)
         throw new ClientError('reauth_required', `no tokens stored for ${this.serverUrl}; log in again`);
-      if (current.accessToken !== staleAccessToken && !this.expiresSoon(current)) return current;
+      if (current.accessToken !== staleAccessToken && !this.expiresSoon(current)) {
+        this.memo = current; // another process refreshed first: use its tokens
+        return current;
+      }
       const client = await this.o.store.get<ClientRecord>(NS.clients, clientKey(this.serverUrl, as.issuer));
       if (!client)
         throw new ClientError('reauth_required', `no client registration stored for ${this.serverUrl}`);
@@ -207,6 +216,7 @@ export class Authorizer {
           await this.grantCtx(as, current),
         );
         await this.o.store.set(NS.tokens, key, next);
+        this.memo = next;
         await this.recordError(undefined);
         this.emit('token_refreshed', { expiresAt: next.expiresAt });
         this.o.logger.debug({ serverUrl: this.serverUrl }, 'access token refreshed');
@@ -223,6 +233,7 @@ export class Authorizer {
     key: string,
     current: TokenRecord,
   ): Promise<never> {
+    this.memo = undefined;
     const code =
       err instanceof OAuthError ? err.error : err instanceof ClientError ? err.code : 'network_error';
     if (code === 'invalid_grant') {
@@ -398,6 +409,7 @@ export class Authorizer {
     scopes: string[],
   ) {
     await this.o.store.set(NS.tokens, tokenKey(this.serverUrl, as.issuer), tokens);
+    this.memo = tokens;
     const latest = (await this.serverRecord()) ?? server;
     const updated: ServerRecord = { ...latest, requestedScopes: scopes, updatedAt: this.o.clock() };
     delete updated.lastError;

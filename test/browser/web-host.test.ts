@@ -18,7 +18,6 @@ import { createPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/store.js';
 import { type AuthorizationServer, startAuthorizationServer } from '../fixtures/authorization-server.js';
 import { type McpTestServer, startMcpServer } from '../fixtures/mcp-server.js';
-import { expireAccessToken } from '../integration/host-setup.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = [
@@ -38,6 +37,7 @@ const PASSWORDS: Record<string, string> = { alice: 'alice-password', bob: 'bob-p
 
 let browser: Browser;
 let as: AuthorizationServer;
+let serverAheadMs = 0;
 let mcp: McpTestServer;
 let store: Store;
 let host: WebHost;
@@ -46,7 +46,8 @@ let attackerOrigin: string;
 
 beforeAll(async () => {
   as = await startAuthorizationServer();
-  mcp = await startMcpServer({ authorizationServer: as });
+  // The MCP server's clock can run ahead, so a token expires there as it would in time.
+  mcp = await startMcpServer({ authorizationServer: as, now: () => new Date(Date.now() + serverAheadMs) });
   store = createEncryptedStore(
     await createPostgresStore({ connectionString: POSTGRES_URL, schema: SCHEMA }),
     {
@@ -154,9 +155,11 @@ describe('examples/web-host in headless Chromium', () => {
     expect(await callEcho(page)).toBe('echo → hello from alice');
     await page.screenshot({ path: 'test-results/web-host-connected.png', fullPage: true });
 
-    // The AS forgets the grant, and the stored access token has expired: the refresh is refused.
+    // The AS forgets the grant, and the access token expires (as the MCP server sees it): the
+    // refresh is refused. Tokens issued from now on live an hour, so the reconnect's are good.
     as.revokeAllGrants();
-    await expireAccessToken(store, { userId: 'alice', serverId: 'fixture' }, mcp.url);
+    as.settings.accessTokenTtlSeconds = 3600;
+    serverAheadMs = 10 * 60_000;
     const refreshes = as.requests.grants('refresh_token');
     await row(page).getByRole('button', { name: 'Call echo' }).click();
     await row(page, 'reauth-required').getByRole('button', { name: 'Reconnect' }).waitFor();

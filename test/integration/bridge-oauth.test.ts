@@ -12,13 +12,7 @@ import { createEncryptedStore } from '../../src/store/encrypted.js';
 import { parseEncryptionKey } from '../../src/store/encryption-key.js';
 import { createFileStore } from '../../src/store/file.js';
 import { REPO } from '../bridge/harness.js';
-import {
-  expireStoredTokens,
-  recordAuthorizationRequests,
-  startServers,
-  storedTokens,
-  tempDir,
-} from './client-helpers.js';
+import { recordAuthorizationRequests, startServers, storedTokens, tempDir } from './client-helpers.js';
 
 const BROWSER = `${process.execPath} --import tsx ${path.join(REPO, 'test/cli/fake-browser.ts')}`;
 
@@ -68,14 +62,18 @@ describe('portcullis connect with OAuth', () => {
   }, 60_000);
 
   it('refreshes an access token that expires mid-session; the host call succeeds', async () => {
-    const { as, mcp } = await startServers();
+    // The MCP server's clock runs ahead: the first token (5 min) expires there, while tokens the
+    // AS issues after the switch to 1 h stay good. The bridge learns it from the 401, as in life.
+    let aheadMs = 0;
+    const { as, mcp } = await startServers({ mcp: { now: () => new Date(Date.now() + aheadMs) } });
     const home = await tempDir();
     const key = randomBytes(32).toString('base64url');
     const host = await bridgeHost(mcp.url, home, key);
     expect(await echo(host.client, 'first')).toBe('first');
     const store = await cliStore(home, key);
     const before = await storedTokens(store, mcp.url);
-    await expireStoredTokens(store, mcp.url);
+    as.settings.accessTokenTtlSeconds = 3600;
+    aheadMs = 10 * 60_000;
     expect(await echo(host.client, 'after expiry')).toBe('after expiry');
     expect(as.requests.grants('refresh_token')).toBe(1);
     expect((await storedTokens(store, mcp.url)).accessToken).not.toBe(before.accessToken);

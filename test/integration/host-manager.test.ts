@@ -129,16 +129,21 @@ describe('connection manager', () => {
 
   it('refreshes an expired token once, reports it, and shows reauth-required when the refresh is refused', async () => {
     const { as, mcp } = await startProtectedServer();
-    const { m, store, seen } = manager({ interactionFor: (key) => browserLogin(loginOf(key)) });
+    // The manager keeps a good token in memory; time passing (its clock) is what expires it.
+    let offsetMs = 0;
+    const { m, seen } = manager({
+      interactionFor: (key) => browserLogin(loginOf(key)),
+      clock: () => Date.now() + offsetMs,
+    });
     await m.addServer({ ...alice, url: mcp.url });
     await m.connect(alice);
-    await expireAccessToken(store, alice, mcp.url);
+    offsetMs += 10 * 60_000; // past the fixture's 5-minute access tokens
     expect(textOf(await m.callTool(alice, 'whoami'))).toBe('alice');
     expect(as.requests.grants('refresh_token')).toBe(1);
 
     await m.close(alice);
     as.expireRefreshTokens();
-    await expireAccessToken(store, alice, mcp.url);
+    offsetMs += 10 * 60_000;
     const reauth = nextEvent<{ reason: string }>(m.events, 'reauth_required');
     // With a person at hand the manager logs in again instead of failing the call.
     expect(textOf(await m.callTool(alice, 'whoami'))).toBe('alice');
