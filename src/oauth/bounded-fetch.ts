@@ -3,6 +3,7 @@
  * come from servers we do not control, so a slow or endless body must not hang or exhaust us.
  */
 import { OAuthError } from './errors.js';
+import { readLimited, TOO_LARGE } from './read-limited.js';
 
 export interface BoundedFetchOptions {
   fetch?: typeof fetch;
@@ -46,7 +47,7 @@ export async function boundedFetch(
     if (signal.aborted) throw cause;
     throw new OAuthError('temporarily_unavailable', `could not reach ${where}`, { cause });
   }
-  const body = await readLimited(response, maxBytes, where, timeout, timeoutMs);
+  const body = await readBody(response, maxBytes, where, timeout, timeoutMs);
   return new Response(body.byteLength || !nullBodyStatus(response.status) ? body : null, {
     status: response.status,
     statusText: response.statusText,
@@ -58,42 +59,27 @@ function nullBodyStatus(status: number) {
   return status === 101 || status === 204 || status === 205 || status === 304;
 }
 
-async function readLimited(
+async function readBody(
   response: Response,
   maxBytes: number,
   where: string,
   timeout: AbortSignal,
   timeoutMs: number,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const declared = Number(response.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await response.body?.cancel().catch(() => {});
-    throw new OAuthError('invalid_response', `response from ${where} is larger than ${maxBytes} bytes`);
-  }
-  if (!response.body) return new Uint8Array(0);
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
+  let body: Awaited<ReturnType<typeof readLimited>>;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => {});
-        throw new OAuthError('invalid_response', `response from ${where} is larger than ${maxBytes} bytes`);
-      }
-      chunks.push(value);
-    }
+    body = await readLimited(response.body, response.headers, maxBytes);
   } catch (cause) {
-    if (cause instanceof OAuthError) throw cause;
     if (timeout.aborted)
       throw new OAuthError('temporarily_unavailable', `${where} did not finish within ${timeoutMs} ms`, {
         cause,
       });
     throw new OAuthError('temporarily_unavailable', `reading the response from ${where} failed`, { cause });
   }
-  return new Uint8Array(Buffer.concat(chunks));
+  if (body === TOO_LARGE) {
+    throw new OAuthError('invalid_response', `response from ${where} is larger than ${maxBytes} bytes`);
+  }
+  return body;
 }
 
 /** Origin + path, never the query (which may carry a code or state). */

@@ -3,6 +3,7 @@
  * bodies apart. Small and here (rather than `res.text()`) because a server must not be able to
  * make the bridge buffer an unbounded body.
  */
+import { readLimited, TOO_LARGE } from '../oauth/read-limited.js';
 import { TransportError } from './errors.js';
 import { type JsonRpcFailure, type JsonRpcId, type JsonRpcMessage, parseJsonRpcMessage } from './jsonrpc.js';
 
@@ -19,27 +20,9 @@ export function bodyKind(res: Response): BodyKind {
 
 /** Reads the whole body as UTF-8, failing with `message_too_large` past `maxBytes`. */
 export async function readBodyText(res: Response, maxBytes: number): Promise<string> {
-  const declared = Number(res.headers.get('content-length') ?? Number.NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await res.body?.cancel().catch(() => {});
-    throw tooLarge(maxBytes);
-  }
-  if (Number.isFinite(declared)) return res.text(); // bounded by the check above
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(maxBytes);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  const body = await readLimited(res.body, res.headers, maxBytes);
+  if (body === TOO_LARGE) throw tooLarge(maxBytes);
+  return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
 }
 
 /** A short, printable excerpt of an error body for logs and error messages. */

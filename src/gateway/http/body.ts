@@ -3,26 +3,13 @@
  * Content-Length alone), the media type checked, and duplicate OAuth parameters refused.
  */
 import { OAuthError } from '../../oauth/errors.js';
+import { readLimited, TOO_LARGE } from '../../oauth/read-limited.js';
 
 /** Reads at most `maxBytes` of the body; more is a 413 (the connection is not read further). */
 export async function readBodyLimited(request: Request, maxBytes: number): Promise<Uint8Array> {
-  const declared = Number(request.headers.get('content-length') ?? Number.NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
-  if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(maxBytes);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
+  const body = await readLimited(request.body, request.headers, maxBytes);
+  if (body === TOO_LARGE) throw tooLarge(maxBytes);
+  return body;
 }
 
 function tooLarge(maxBytes: number) {
@@ -30,7 +17,17 @@ function tooLarge(maxBytes: number) {
 }
 
 function mediaType(request: Request): string {
-  return (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  return mediaTypeOf(request.headers.get('content-type'));
+}
+
+function mediaTypeOf(contentType: string | null): string {
+  return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+function assertForm(contentType: string | null): void {
+  if (mediaTypeOf(contentType) !== 'application/x-www-form-urlencoded') {
+    throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
+  }
 }
 
 /**
@@ -38,10 +35,14 @@ function mediaType(request: Request): string {
  * §3.1: a parameter sent more than once is an invalid_request.
  */
 export async function readForm(request: Request, maxBytes: number): Promise<Map<string, string>> {
-  if (mediaType(request) !== 'application/x-www-form-urlencoded') {
-    throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
-  }
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(await readBodyLimited(request, maxBytes));
+  assertForm(request.headers.get('content-type'));
+  return parseForm(request.headers.get('content-type'), await readBodyLimited(request, maxBytes));
+}
+
+/** `readForm` for a body already read (within the size limit) by the Node server. */
+export function parseForm(contentType: string | null, body: Uint8Array): Map<string, string> {
+  assertForm(contentType);
+  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
   return singleValued(new URLSearchParams(text));
 }
 
