@@ -5,12 +5,11 @@
 // revocation; the opener ignoring messages from another origin or window; CSRF refusals.
 // Screenshots are kept under test-results/.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWebHost, type WebHost } from '../../examples/web-host/app.js';
 import { createEncryptedStore } from '../../src/store/encrypted.js';
@@ -18,19 +17,8 @@ import { createPostgresStore } from '../../src/store/postgres.js';
 import type { Store } from '../../src/store/store.js';
 import { type AuthorizationServer, startAuthorizationServer } from '../fixtures/authorization-server.js';
 import { type McpTestServer, startMcpServer } from '../fixtures/mcp-server.js';
+import { launchChromium } from './chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
-  '--proxy-server=http://127.0.0.1:9',
-];
 const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const SCHEMA = `portcullis_web_host_${randomUUID().replace(/-/g, '')}`;
 const PASSWORDS: Record<string, string> = { alice: 'alice-password', bob: 'bob-password' };
@@ -69,8 +57,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
   attackerOrigin = `http://127.0.0.1:${(attacker.address() as AddressInfo).port}`;
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  browser = await launchChromium();
   await mkdir('test-results', { recursive: true });
 });
 
