@@ -1,6 +1,8 @@
 // The authorization servers the token benchmark (token.ts) measures, one process per role:
 //   gateway        portcullis gateway (node server, SQLite store unless `--store memory:`),
-//   oidc-builtin   oidc-provider@9 with its own in-memory adapter (the default when none is given),
+//   oidc-builtin   oidc-provider@9 with its own in-memory adapter (the default when none is given:
+//                  its MemoryAdapter over an LRU capped at 1000 entries),
+//   oidc-builtin-unbounded  the same MemoryAdapter over an LRU that never evicts,
 //   oidc-map       oidc-provider@9 with the test fixtures' Map adapter (no per-grant index),
 //   floor          bare node:http reading the form and answering a random pair (no state, no
 //                  checks): what any Node token endpoint pays before its own work.
@@ -10,7 +12,8 @@
 // Each server signs in `chains` times through its own login + consent pages (an HTTP user agent,
 // a fresh cookie jar per chain, so every chain is its own grant), redeems each code, and prints
 // one line `@bench { tokenUrl, clientId, refreshTokens }`. Then it answers each `stats` line on
-// stdin with `@bench { cpuUs, rssBytes }` so the run can charge CPU per refresh.
+// stdin with `@bench { cpuUs, rssBytes }` so the run can charge CPU per refresh, and each `grant`
+// line with `@bench { refreshToken }` of a fresh grant (for a chain whose grant the server lost).
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -82,7 +85,25 @@ async function startPortcullis(): Promise<Served> {
   };
 }
 
-async function startOidcProvider(adapter: 'builtin' | 'map'): Promise<Served> {
+/**
+ * oidc-provider's own MemoryAdapter over one LRU of `maxSize` entries (the shipped default builds
+ * the same with 1000): the per-grant index and its cost, without the cache dropping entries.
+ */
+async function builtinAdapter(maxSize: number): Promise<(model: string) => unknown> {
+  // Deep imports (the package has no exports map); typed here, as oidc-provider ships no types.
+  const { default: MemoryAdapter } = (await import(
+    'oidc-provider/lib/adapters/memory_adapter.js' as string
+  )) as {
+    default: new (model: string, store: unknown) => unknown;
+  };
+  const { default: LRU } = (await import('oidc-provider/lib/helpers/lru.js' as string)) as {
+    default: new (opts: { maxSize: number }) => unknown;
+  };
+  const storage = new LRU({ maxSize });
+  return (model) => new MemoryAdapter(model, storage);
+}
+
+async function startOidcProvider(adapter: 'builtin' | 'unbounded' | 'map'): Promise<Served> {
   const users = { alice: { password: 'alice-password' } };
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -90,8 +111,14 @@ async function startOidcProvider(adapter: 'builtin' | 'map'): Promise<Served> {
   const resource = `${issuer}/mcp`;
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const store = new OidcMemoryStore();
+  const adapterOption =
+    adapter === 'map'
+      ? { adapter: (name: string) => store.adapterFor(name) }
+      : adapter === 'unbounded'
+        ? { adapter: (await builtinAdapter(100_000_000)) as never }
+        : {}; // oidc-provider's default: its MemoryAdapter over an LRU of 1000 entries
   const provider = new Provider(issuer, {
-    ...(adapter === 'map' ? { adapter: (name: string) => store.adapterFor(name) } : {}),
+    ...adapterOption,
     clients: [
       {
         client_id: CLIENT_ID,
@@ -130,6 +157,15 @@ async function startOidcProvider(adapter: 'builtin' | 'map'): Promise<Served> {
       Session: 3600,
       Interaction: 600,
     },
+  });
+  // Why a refresh failed (the response only says invalid_grant): once per distinct reason, on stderr.
+  const reported = new Set<string>();
+  provider.on('grant.error', (_ctx: unknown, err: unknown) => {
+    const { error_detail, message } = (err ?? {}) as { error_detail?: string; message?: string };
+    const detail = error_detail ?? message ?? String(err);
+    if (reported.has(detail)) return;
+    reported.add(detail);
+    process.stderr.write(`[${role}] grant error: ${detail}\n`);
   });
   const callback = provider.callback();
   server.on('request', async (req, res) => {
@@ -243,9 +279,11 @@ if (role === 'floor') {
   process.exit(0);
 }
 
-async function answerStats(): Promise<void> {
+async function answerStats(newGrant?: () => Promise<string>): Promise<void> {
   for await (const line of createInterface({ input: process.stdin })) {
-    if (line === 'stats') {
+    if (line === 'grant' && newGrant) {
+      process.stdout.write(`@bench ${JSON.stringify({ refreshToken: await newGrant() })}\n`);
+    } else if (line === 'stats') {
       const { user, system } = process.cpuUsage();
       process.stdout.write(
         `@bench ${JSON.stringify({ cpuUs: user + system, rssBytes: process.memoryUsage().rss })}\n`,
@@ -257,9 +295,13 @@ async function answerStats(): Promise<void> {
 const served =
   role === 'gateway'
     ? await startPortcullis()
-    : role === 'oidc-builtin' || role === 'oidc-map'
-      ? await startOidcProvider(role === 'oidc-builtin' ? 'builtin' : 'map')
-      : undefined;
+    : role === 'oidc-builtin'
+      ? await startOidcProvider('builtin')
+      : role === 'oidc-builtin-unbounded'
+        ? await startOidcProvider('unbounded')
+        : role === 'oidc-map'
+          ? await startOidcProvider('map')
+          : undefined;
 if (!served) throw new Error(`unknown role ${role}`);
 const refreshTokens: string[] = [];
 for (let i = 0; i < chains; i++) refreshTokens.push(await firstRefreshToken(served));
@@ -268,6 +310,6 @@ process.stdout.write(
   `@bench ${JSON.stringify({ tokenUrl: served.tokenUrl, clientId: CLIENT_ID, refreshTokens })}\n`,
 );
 
-await answerStats();
+await answerStats(() => firstRefreshToken(served));
 await served.close();
 process.exit(0);

@@ -2,14 +2,16 @@
 // side by side in one run.
 //   node --import tsx bench/gateway/token.ts [--rounds 5] [--rotations 500] [--warmup 100]
 //                                             [--chains 16] [--store sqlite|memory]
-//                                             [--servers gateway,oidc-builtin,oidc-map] [--prof dir]
+//                          [--servers gateway,oidc-builtin,oidc-builtin-unbounded,oidc-map,floor] [--prof dir]
 // Every server gets `chains` grants (one sign-in each) and then `chains` concurrent rotating
 // chains: each POSTs its current refresh token to /token and continues with the one it gets
 // back, `rotations` times per round. Rounds run back to back on the same chains, so round k
 // measures refreshes of grants that have already rotated (k-1)·rotations (+ warmup) times: a
 // refresh that costs the same however often its grant rotated keeps the same rate every round.
 // Servers are measured one at a time, in an order that rotates each round (drift on a shared
-// VM hits all alike); each is its own process, bundled like the shipped build.
+// VM hits all alike); each is its own process, bundled like the shipped build. A refresh answered
+// invalid_grant means the server lost a live grant: counted, and the chain signs in again.
+// `floor` (bare node:http, no state) is the ceiling any Node token endpoint could reach here.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import * as http from 'node:http';
@@ -25,7 +27,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '100' },
     chains: { type: 'string', default: '16' },
     store: { type: 'string', default: 'sqlite' },
-    servers: { type: 'string', default: 'gateway,oidc-builtin,oidc-map' },
+    servers: { type: 'string', default: 'gateway,oidc-builtin,oidc-builtin-unbounded,oidc-map,floor' },
     /** Write a V8 CPU profile of each server into this directory (node --cpu-prof). */
     prof: { type: 'string' },
   },
@@ -39,6 +41,7 @@ const roles = args.servers.split(',').filter(Boolean);
 const LABELS: Record<string, string> = {
   gateway: `portcullis gateway (${args.store === 'memory' ? 'memory store' : 'SQLite store'})`,
   'oidc-builtin': 'oidc-provider 9, built-in in-memory adapter',
+  'oidc-builtin-unbounded': 'oidc-provider 9, built-in adapter, no LRU cap',
   'oidc-map': 'oidc-provider 9, Map adapter (test fixture)',
   floor: 'floor: bare node:http, random pair, no state',
 };
@@ -71,6 +74,8 @@ interface Server {
   chains: string[];
   agent: http.Agent;
   stats(): Promise<Stats>;
+  /** A fresh grant's refresh token, for a chain whose grant the server lost. */
+  newGrant(): Promise<string>;
 }
 
 const children: ChildProcess[] = [];
@@ -104,6 +109,13 @@ async function start(role: string): Promise<Server> {
       process.stderr.write(`[${role}] ${value}\n`);
     }
   };
+  // One question to the child at a time: answers come back in order on one stdout.
+  let queue: Promise<unknown> = Promise.resolve();
+  const ask = <T>(question: () => Promise<T>): Promise<T> => {
+    const answer = queue.then(question);
+    queue = answer.catch(() => {});
+    return answer;
+  };
   const ready = (await next()) as { tokenUrl: string; clientId: string; refreshTokens: string[] };
   return {
     role,
@@ -111,14 +123,23 @@ async function start(role: string): Promise<Server> {
     clientId: ready.clientId,
     chains: ready.refreshTokens,
     agent: new http.Agent({ keepAlive: true, maxSockets: chains }),
-    stats: async () => {
-      child.stdin!.write('stats\n');
-      return (await next()) as Stats;
-    },
+    stats: () =>
+      ask(async () => {
+        child.stdin!.write('stats\n');
+        return (await next()) as Stats;
+      }),
+    newGrant: () =>
+      ask(async () => {
+        child.stdin!.write('grant\n');
+        return ((await next()) as { refreshToken: string }).refreshToken;
+      }),
   };
 }
 
-function refresh(server: Server, refreshToken: string): Promise<string> {
+/** The server answered invalid_grant: it lost (or revoked) the grant this chain was rotating. */
+const LOST = Symbol('lost');
+
+function refresh(server: Server, refreshToken: string): Promise<string | typeof LOST> {
   const body = `grant_type=refresh_token&refresh_token=${encodeURIComponent(refreshToken)}&client_id=${encodeURIComponent(server.clientId)}`;
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -141,9 +162,10 @@ function refresh(server: Server, refreshToken: string): Promise<string> {
           text += chunk;
         });
         res.on('end', () => {
-          const next = res.statusCode === 200 ? (JSON.parse(text) as { refresh_token?: string }) : {};
-          if (!next.refresh_token) reject(new Error(`${server.role}: HTTP ${res.statusCode} ${text}`));
-          else resolve(next.refresh_token);
+          const next = JSON.parse(text || '{}') as { refresh_token?: string; error?: string };
+          if (res.statusCode === 200 && next.refresh_token) resolve(next.refresh_token);
+          else if (res.statusCode === 400 && next.error === 'invalid_grant') resolve(LOST);
+          else reject(new Error(`${server.role}: HTTP ${res.statusCode} ${text}`));
         });
         res.on('error', reject);
       },
@@ -160,7 +182,11 @@ interface RoundResult {
   p50: number;
   p99: number;
   cpuUsPerRefresh: number;
+  /** The load generator's own CPU (it shares the machine). */
+  clientCpuUsPerRefresh: number;
   rssMiB: number;
+  /** Refreshes answered invalid_grant: the server lost a live grant (the chain re-signed in). */
+  lost: number;
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -175,18 +201,26 @@ async function runRound(server: Server, perChain: number): Promise<RoundResult> 
   server.agent = new http.Agent({ keepAlive: true, maxSockets: chains });
   const latencies = new Float64Array(perChain * server.chains.length);
   let n = 0;
+  let lost = 0;
   const before = await server.stats();
+  const client0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
     server.chains.map(async (_, i) => {
       for (let k = 0; k < perChain; k++) {
         const start = performance.now();
-        server.chains[i] = await refresh(server, server.chains[i]!);
+        const next = await refresh(server, server.chains[i]!);
         latencies[n++] = performance.now() - start;
+        if (next === LOST) {
+          // Counted and reported; the chain goes on with a new grant (sign-in time included).
+          lost++;
+          server.chains[i] = await server.newGrant();
+        } else server.chains[i] = next;
       }
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
+  const client = process.cpuUsage(client0);
   const after = await server.stats();
   latencies.sort();
   return {
@@ -196,7 +230,9 @@ async function runRound(server: Server, perChain: number): Promise<RoundResult> 
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     cpuUsPerRefresh: (after.cpuUs - before.cpuUs) / latencies.length,
+    clientCpuUsPerRefresh: (client.user + client.system) / latencies.length,
     rssMiB: after.rssBytes / 2 ** 20,
+    lost,
   };
 }
 
@@ -229,7 +265,7 @@ for (let round = 0; round < rounds; round++) {
         ? `  gateway ×${(gateway.rps / r.rps).toFixed(2)}`
         : '';
     console.log(
-      `  ${LABELS[role]!.padEnd(46)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50.toFixed(2).padStart(6)} ms  p99 ${r.p99.toFixed(2).padStart(6)} ms  ${r.cpuUsPerRefresh.toFixed(0).padStart(5)} µs CPU/refresh  rss ${r.rssMiB.toFixed(0)} MiB${ratio}`,
+      `  ${LABELS[role]!.padEnd(46)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50.toFixed(2).padStart(6)} ms  p99 ${r.p99.toFixed(2).padStart(6)} ms  ${r.cpuUsPerRefresh.toFixed(0).padStart(5)} µs CPU/refresh (client ${r.clientCpuUsPerRefresh.toFixed(0)})  rss ${r.rssMiB.toFixed(0)} MiB${ratio}${r.lost ? `  LOST ${r.lost} live grants (invalid_grant)` : ''}`,
     );
   }
 }

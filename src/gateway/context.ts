@@ -18,6 +18,11 @@ import type { Grants } from './tokens/grants.js';
 import type { UpstreamLogins } from './upstream/logins.js';
 import type { UpstreamIdentityProvider } from './upstream/types.js';
 
+/** Request headers, case-insensitively: a fetch `Headers`, or the Node server's view of an IncomingMessage. */
+export interface HeaderSource {
+  get(name: string): string | null;
+}
+
 /** Per-request facts the `Request` object cannot carry. */
 export interface RequestInfo {
   /** The TCP peer address (the Node server fills it in). */
@@ -72,7 +77,7 @@ export function gatewayUrls(config: GatewayConfig): GatewayUrls {
 }
 
 /** The client's IP: the TCP peer, or the first `X-Forwarded-For` hop behind a trusted proxy. */
-export function clientIp(request: Request, info: RequestInfo, trustProxy: boolean): string {
+export function clientIp(request: { headers: HeaderSource }, info: RequestInfo, trustProxy: boolean): string {
   if (trustProxy) {
     const forwarded = request.headers.get('x-forwarded-for')?.split(',')[0]?.trim();
     if (forwarded) return forwarded;

@@ -42,6 +42,44 @@ export type ErrorSurface =
 
 export const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
 
+/**
+ * A small JSON answer as plain data, for the Node server's fast path (no fetch `Response`, no
+ * web stream); `toResponse` makes the same answer a `Response` for the fetch-style handler.
+ */
+export interface PlainResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** A JSON body with `Cache-Control: no-store` (OAuth 2.1 §3.2.3), as plain data. */
+export function plainJson(
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): PlainResponse {
+  return {
+    status,
+    headers: { 'Content-Type': 'application/json', ...NO_STORE, ...headers },
+    body: JSON.stringify(value),
+  };
+}
+
+export function toResponse(plain: PlainResponse): Response {
+  return new Response(plain.body, { status: plain.status, headers: plain.headers });
+}
+
+/** The `json` surface of `renderError` as plain data. */
+export function plainJsonError(
+  error: unknown,
+  headers: Record<string, string> = {},
+  logger?: Logger,
+): PlainResponse {
+  const err = toOAuthError(error, logger);
+  const own = err instanceof GatewayError ? err.headers : {};
+  return plainJson(err.status, err.toJSON(), { ...own, ...headers });
+}
+
 /** Unknown errors become `server_error` (logged, never shown); a store outage is a 503. */
 export function toOAuthError(error: unknown, logger?: Logger): OAuthError {
   if (error instanceof OAuthError) return error;
@@ -58,10 +96,7 @@ export function renderError(error: unknown, surface: ErrorSurface, logger?: Logg
   const own = err instanceof GatewayError ? err.headers : {};
   switch (surface.kind) {
     case 'json':
-      return Response.json(err.toJSON(), {
-        status: err.status,
-        headers: { ...NO_STORE, ...own, ...surface.headers },
-      });
+      return toResponse(plainJsonError(err, surface.headers));
     case 'bearer': {
       // RFC 6750 §3.1: no `error` without credentials; MCP §Error Handling: 401, 403 for scope, 400 malformed.
       const noCredentials = surface.noCredentials === true;

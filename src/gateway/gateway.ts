@@ -13,7 +13,7 @@ import { createMemoryStore } from '../store/memory.js';
 import type { Store } from '../store/store.js';
 import { ClientRegistry } from './clients/registry.js';
 import { type GatewayConfig, type GatewayConfigInput, parseGatewayConfig } from './config.js';
-import { type GatewayContext, gatewayUrls, type RequestInfo } from './context.js';
+import { type GatewayContext, gatewayUrls, type HeaderSource, type RequestInfo } from './context.js';
 import { handleAuthorizationServerMetadata } from './endpoints/authorization-server-metadata.js';
 import { handleAuthorize } from './endpoints/authorize.js';
 import { handleCallback } from './endpoints/callback.js';
@@ -24,8 +24,8 @@ import { handleMcp, type McpDoorPolicies, mcpDoorPolicies, verifyAccessToken } f
 import { handleProtectedResourceMetadata } from './endpoints/protected-resource-metadata.js';
 import { handleRegister } from './endpoints/register.js';
 import { handleRevoke } from './endpoints/revoke.js';
-import { handleToken } from './endpoints/token.js';
-import { renderError } from './errors.js';
+import { handleToken, serveToken } from './endpoints/token.js';
+import { type PlainResponse, renderError } from './errors.js';
 import { corsHeaders, preflightResponse, withCors } from './http/cors.js';
 import { TokenBucketLimiter } from './http/rate-limit.js';
 import { InteractionRecords } from './interaction/records.js';
@@ -62,8 +62,21 @@ export interface Gateway {
   handle(request: Request, info?: RequestInfo): Promise<Response>;
   /** The bearer check behind the MCP path, for hosts that mount the MCP side themselves. */
   verifyAccessToken(token: string): ReturnType<typeof verifyAccessToken>;
-  /** Internals the Node server needs for its fast path; not for applications. */
-  readonly internals: { ctx: GatewayContext; door: McpDoorPolicies; closeMcp(): Promise<void> };
+  /** Internals the Node server needs for its fast paths; not for applications. */
+  readonly internals: {
+    ctx: GatewayContext;
+    door: McpDoorPolicies;
+    closeMcp(): Promise<void>;
+    /** POST to the token endpoint without fetch objects: the same answer `handle` gives, CORS included. */
+    token: {
+      path: string;
+      serve(
+        headers: HeaderSource,
+        readBody: () => Promise<Uint8Array | undefined>,
+        info: RequestInfo,
+      ): Promise<PlainResponse>;
+    };
+  };
   close(): Promise<void>;
 }
 
@@ -203,7 +216,16 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, deps: G
     config,
     handle,
     verifyAccessToken: (token) => verifyAccessToken(token, ctx),
-    internals: { ctx, door, closeMcp },
+    internals: {
+      ctx,
+      door,
+      closeMcp,
+      token: {
+        path: `${config.basePath}/token`,
+        serve: (headers, readBody, info) =>
+          serveToken(headers, readBody, ctx, info, corsHeaders(headers.get('origin'), { kind: 'public' })),
+      },
+    },
     async close() {
       await closeMcp();
       if (ownsStore) await store.close();

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { type Logger, silentLogger } from '../logger.js';
 import { OAuthError } from '../oauth/errors.js';
+import type { HeaderSource } from './context.js';
 import { admitMcpRequest } from './endpoints/mcp.js';
 import { renderError } from './errors.js';
 import type { Gateway } from './gateway.js';
@@ -98,6 +99,23 @@ async function drained(inFlight: Set<ServerResponse>): Promise<void> {
 }
 
 async function serve(gateway: Gateway, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const token = gateway.internals.token;
+  if (req.method === 'POST' && rawPath(req.url) === token.path) {
+    // The hot AS endpoint: plain JSON in and out, no fetch objects (the answers `handle` gives).
+    const remote = req.socket.remoteAddress;
+    const answer = await token.serve(
+      nodeHeaders(req),
+      () => readBounded(req, gateway.config.maxBodyBytes),
+      remote ? { remoteAddress: remote } : {},
+    );
+    res
+      .writeHead(answer.status, {
+        ...answer.headers,
+        'Content-Length': String(Buffer.byteLength(answer.body)),
+      })
+      .end(answer.body);
+    return;
+  }
   const { ctx, door } = gateway.internals;
   const publicOrigin = new URL(gateway.config.issuer).origin;
   const url = new URL(req.url ?? '/', publicOrigin);
@@ -172,6 +190,25 @@ async function serve(gateway: Gateway, req: IncomingMessage, res: ServerResponse
   await writeResponse(res, response, isMcp);
 }
 
+/** The path of an origin-form request target, as sent (anything else goes the general way). */
+function rawPath(target: string | undefined): string | undefined {
+  if (target === undefined || target[0] !== '/') return undefined;
+  const q = target.indexOf('?');
+  return q === -1 ? target : target.slice(0, q);
+}
+
+/** Request headers as the endpoints read them (`HeaderSource`), straight from node:http. */
+function nodeHeaders(req: IncomingMessage): HeaderSource {
+  return {
+    get(name) {
+      const value = req.headers[name.toLowerCase()];
+      if (value === undefined) return null;
+      // Joined as fetch `Headers.get` joins them (node:http already joins most repeated headers).
+      return Array.isArray(value) ? value.join(', ') : value;
+    },
+  };
+}
+
 /** The whole body, or undefined once it passes `limit` (the rest is left unread; the socket closes). */
 async function readBounded(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   const declared = Number(req.headers['content-length'] ?? Number.NaN);
@@ -179,17 +216,36 @@ async function readBounded(req: IncomingMessage, limit: number): Promise<Buffer 
     req.resume();
     return undefined;
   }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > limit) {
-      req.resume();
-      return undefined;
-    }
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const done = () => {
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > limit) {
+        done();
+        req.resume();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      done();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    };
+    const onError = (err: Error) => {
+      done();
+      reject(err);
+    };
+    const onClose = () => {
+      done();
+      reject(new Error('the request closed before its body ended'));
+    };
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
 }
 
 /**

@@ -8,4 +8,12 @@ export { createPostgresStore, type PostgresStoreOptions, postgresSchemaSql } fro
 export { createRedisStore, type RedisStoreOptions } from './redis.js';
 export { createSqliteStore, type SqliteStoreOptions } from './sqlite.js';
 export { defaultStateDir, type StateDirEnvironment } from './state-dir.js';
-export { type LockOptions, type SetOptions, type Store, StoreError, type StoreErrorCode } from './store.js';
+export {
+  type LockOptions,
+  type SetOptions,
+  type Store,
+  StoreError,
+  type StoreErrorCode,
+  type StoreUpdate,
+  updateEntry,
+} from './store.js';

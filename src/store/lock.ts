@@ -17,7 +17,7 @@ const MAX_BACKOFF_MS = 200;
 
 type Release = () => void;
 
-function lockTimeout(ns: string, timeoutMs: number): StoreError {
+export function lockTimeout(ns: string, timeoutMs: number): StoreError {
   return new StoreError('lock_timeout', `lock in namespace "${ns}" not acquired within ${timeoutMs} ms`);
 }
 
@@ -25,6 +25,11 @@ function lockTimeout(ns: string, timeoutMs: number): StoreError {
 export class KeyedMutex {
   /** Present while a key is held; the array holds the waiters in arrival order. */
   readonly #queues = new Map<string, Array<() => void>>();
+
+  /** Whether someone in this process holds `key` (or waits for it). */
+  isHeld(key: string): boolean {
+    return this.#queues.has(key);
+  }
 
   acquire(key: string, timeoutMs: number, onTimeout: () => Error): Promise<Release> {
     const queue = this.#queues.get(key);

@@ -23,6 +23,14 @@ export interface LockOptions {
   timeoutMs?: number;
 }
 
+/** What an `update` does: store `set` (as `set(ns, key, value, { ttlSeconds })`), delete, or neither. */
+export interface StoreUpdate<T, R> {
+  /** What `update` resolves to. */
+  result: R;
+  set?: { value: T; ttlSeconds?: number };
+  delete?: boolean;
+}
+
 export interface Store {
   get<T>(ns: string, key: string): Promise<T | undefined>;
   set<T>(ns: string, key: string, value: T, opts?: SetOptions): Promise<void>;
@@ -35,6 +43,20 @@ export interface Store {
    * calling `withLock` on the same (ns, key) from inside `fn` waits for itself and times out.
    */
   withLock<R>(ns: string, key: string, fn: () => Promise<R>, opts?: LockOptions): Promise<R>;
+  /**
+   * Optional: an atomic read-modify-write of one entry in a single backend round, for hot paths
+   * (a refresh-token rotation). `fn` gets the current value (undefined when absent or expired)
+   * and returns the `StoreUpdate` to apply; it runs excluded from every `withLock(ns, key)` holder
+   * and every other `update` of the key, in this process and any other sharing the backend.
+   * `fn` is synchronous and must not do I/O. When `fn` throws, nothing is written and the error
+   * passes through. Backends without it: use `withLock` + `get` + `set` (see `updateEntry`).
+   */
+  update?<T, R>(
+    ns: string,
+    key: string,
+    fn: (current: T | undefined) => StoreUpdate<T, R>,
+    opts?: LockOptions,
+  ): Promise<R>;
   /** Every key in a namespace (unexpired). Used by `status` and `logout --all`. */
   list(ns: string): Promise<string[]>;
   close(): Promise<void>;
@@ -61,4 +83,32 @@ export class StoreError extends Error {
     super(message, options);
     this.code = code;
   }
+}
+
+/**
+ * `store.update` where the backend has it, else the same read-modify-write under `withLock`
+ * (two or three round trips instead of one, same guarantees).
+ */
+export async function updateEntry<T, R>(
+  store: Store,
+  ns: string,
+  key: string,
+  fn: (current: T | undefined) => StoreUpdate<T, R>,
+  opts?: LockOptions,
+): Promise<R> {
+  if (store.update) return store.update(ns, key, fn, opts);
+  return store.withLock(
+    ns,
+    key,
+    async () => {
+      const change = fn(await store.get<T>(ns, key));
+      if (change.delete) await store.delete(ns, key);
+      else if (change.set) {
+        const { value, ttlSeconds } = change.set;
+        await store.set(ns, key, value, ttlSeconds === undefined ? undefined : { ttlSeconds });
+      }
+      return change.result;
+    },
+    opts,
+  );
 }

@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/gateway/tokens/format.js';
 import { GRANTS_NS, type GrantRecord, Grants } from '../../src/gateway/tokens/grants.js';
 import { createMemoryStore } from '../../src/store/memory.js';
+import { createSqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/store.js';
 import { testClock } from './helpers.js';
 
@@ -26,6 +30,9 @@ function countingStore(inner: Store) {
     withLock: counted('withLock', inner.withLock.bind(inner)) as Store['withLock'],
     list: counted('list', inner.list.bind(inner)),
     close: () => inner.close(),
+    ...(inner.update
+      ? { update: counted('update', inner.update.bind(inner)) as NonNullable<Store['update']> }
+      : {}),
   };
   const reset = () => {
     for (const k of Object.keys(counts)) delete counts[k];
@@ -122,5 +129,63 @@ describe('the grant record (docs/decisions/0010)', () => {
     );
     expect(new Set(answers.map((a) => a.refresh_token)).size).toBe(1);
     expect(new Set(answers.map((a) => a.access_token)).size).toBe(1);
+  });
+});
+
+describe('the grant record on SQLite (one transaction per refresh)', () => {
+  async function withSqlite(run: (file: string) => Promise<void>) {
+    const dir = await mkdtemp(path.join(tmpdir(), 'portcullis-grants-'));
+    try {
+      await run(path.join(dir, 'gateway.db'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('refreshes with exactly one update and nothing else, however often the grant has rotated', async () => {
+    await withSqlite(async (file) => {
+      const sqlite = await createSqliteStore({ path: file });
+      const { store, counts, reset } = countingStore(sqlite);
+      const grants = grantsFor(store);
+      let { tokens, grant } = await grants.issue(NEW_GRANT);
+      const sizes: number[] = [];
+      for (let round = 0; round < 3; round++) {
+        reset();
+        for (let i = 0; i < 500; i++) {
+          tokens = await grants.refresh(tokens.refresh_token!, { clientId: 'dcr_client' });
+        }
+        expect(counts).toEqual({ update: 500 });
+        sizes.push(JSON.stringify(await sqlite.get(GRANTS_NS, grant.id)).length);
+      }
+      expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThan(16);
+      grant = (await sqlite.get<GrantRecord>(GRANTS_NS, grant.id))!;
+      expect(grant.access.length).toBeLessThanOrEqual(2);
+      await sqlite.close();
+    });
+  });
+
+  it('shares one rotation among concurrent refreshes on two connections, and revokes on reuse', async () => {
+    await withSqlite(async (file) => {
+      const a = await createSqliteStore({ path: file });
+      const b = await createSqliteStore({ path: file }); // as a second process would
+      const clock = testClock();
+      const [ga, gb] = [grantsFor(a, clock), grantsFor(b, clock)];
+      const { tokens, grant } = await ga.issue(NEW_GRANT);
+      const answers = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          (i % 2 ? gb : ga).refresh(tokens.refresh_token!, { clientId: 'dcr_client' }),
+        ),
+      );
+      expect(new Set(answers.map((x) => x.refresh_token)).size).toBe(1);
+      const next = answers[0]!;
+      await gb.refresh(next.refresh_token!, { clientId: 'dcr_client' });
+      clock.advance(31_000); // past the grace window: the first token is now a replay
+      await expect(ga.refresh(tokens.refresh_token!, { clientId: 'dcr_client' })).rejects.toMatchObject({
+        error: 'invalid_grant',
+      });
+      expect(await b.get(GRANTS_NS, grant.id)).toBeUndefined();
+      await a.close();
+      await b.close();
+    });
   });
 });

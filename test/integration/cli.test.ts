@@ -159,10 +159,15 @@ describe('portcullis CLI, end to end', () => {
 
     // The stored login was reused by every command: one browser visit in all.
     expect(await browserVisits()).toHaveLength(1);
-    // Nothing printed or stored holds a token in the clear (JWTs start with eyJ).
+    // Nothing printed or stored holds a token in the clear: no JWT shape (`eyJ…` header, dot,
+    // payload, dot), which random ciphertext cannot take by chance the way a bare `eyJ` can.
+    const jwt = /eyJ[\w-]+\.[\w-]+\./;
     for (const output of [login, status, json, tools, call])
-      expect(output.stdout + output.stderr).not.toMatch(/eyJ/);
-    for (const text of await filesUnder(path.join(home, 'store'))) expect(text).not.toMatch(/eyJ|mcp:read/);
+      expect(output.stdout + output.stderr).not.toMatch(jwt);
+    for (const text of await filesUnder(path.join(home, 'store'))) {
+      expect(text).not.toMatch(jwt);
+      expect(text).not.toMatch(/mcp:read/);
+    }
 
     const revocationsBefore = as.requests.entries.filter((r) => r.path.endsWith('/revocation')).length;
     const logout = await run(['logout', mcp.url]);

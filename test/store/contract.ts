@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type Store, StoreError } from '../../src/store/index.js';
+import { type Store, StoreError, updateEntry } from '../../src/store/index.js';
 
 export interface StoreUnderTest {
   store: Store;
@@ -317,6 +317,95 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       );
       held.release();
       await holder;
+    });
+
+    describe('update (native, or updateEntry over withLock)', () => {
+      const update = <T, R>(
+        s: Store,
+        key: string,
+        fn: Parameters<typeof updateEntry<T, R>>[3],
+        opts?: { timeoutMs: number },
+      ) => updateEntry<T, R>(s, 'grants', key, fn, opts);
+
+      it('reads, writes with a TTL, deletes, or leaves alone, returning the result', async () => {
+        expect(await update<number, string>(store, 'g', (cur) => ({ result: `was ${cur}` }))).toBe(
+          'was undefined',
+        );
+        expect(await store.get('grants', 'g')).toBeUndefined();
+        expect(
+          await update<number, number>(store, 'g', () => ({ result: 1, set: { value: 1, ttlSeconds: 60 } })),
+        ).toBe(1);
+        expect(await store.get('grants', 'g')).toBe(1);
+        expect(await update<number, number>(store, 'g', (cur) => ({ result: cur ?? -1 }))).toBe(1);
+        await update<number, null>(store, 'g', () => ({ result: null, delete: true }));
+        expect(await store.get('grants', 'g')).toBeUndefined();
+        await update<{ n: number }, null>(store, 'ttl', () => ({
+          result: null,
+          set: { value: { n: 1 }, ttlSeconds: 1 },
+        }));
+        await afterExpiry(async () => {
+          expect(
+            await update<{ n: number }, unknown>(store, 'ttl', (cur) => ({ result: cur })),
+          ).toBeUndefined();
+        }, 1_500);
+      });
+
+      it('writes nothing when fn throws, passing the error through', async () => {
+        await store.set('grants', 'g', { v: 1 });
+        const failure = new Error('bad record');
+        await expect(
+          update<{ v: number }, never>(store, 'g', () => {
+            throw failure;
+          }),
+        ).rejects.toBe(failure);
+        expect(await store.get('grants', 'g')).toEqual({ v: 1 });
+        expect(await update<{ v: number }, number>(store, 'g', (cur) => ({ result: cur!.v }))).toBe(1);
+      });
+
+      it('loses no increment among 20 concurrent updates on two handles', async () => {
+        const other = await second();
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            update<number, null>(other !== undefined && i % 2 === 1 ? other : store, 'n', (cur) => ({
+              result: null,
+              set: { value: (cur ?? 0) + 1 },
+            })),
+          ),
+        );
+        expect(await store.get('grants', 'n')).toBe(20);
+      });
+
+      it('waits for a withLock holder of the key, on this handle or another', async () => {
+        for (const holderStore of [store, (await second()) ?? store]) {
+          await store.set('grants', 'k', 0);
+          const held = gate();
+          let entered!: () => void;
+          const enteredP = new Promise<void>((resolve) => {
+            entered = resolve;
+          });
+          const holder = holderStore.withLock('grants', 'k', async () => {
+            entered();
+            await held.opened;
+            const read = (await holderStore.get<number>('grants', 'k')) ?? 0;
+            await holderStore.set('grants', 'k', read + 10);
+          });
+          await enteredP;
+          await expect(
+            update<number, null>(store, 'k', (cur) => ({ result: null, set: { value: (cur ?? 0) + 1 } }), {
+              timeoutMs: 150,
+            }),
+          ).rejects.toMatchObject({ name: 'StoreError', code: 'lock_timeout' });
+          const waiting = update<number, null>(store, 'k', (cur) => ({
+            result: null,
+            set: { value: (cur ?? 0) + 1 },
+          }));
+          await sleep(30);
+          held.release();
+          await holder;
+          await waiting;
+          expect(await store.get('grants', 'k')).toBe(11);
+        }
+      });
     });
 
     it('shares data with a second handle on the same backing', async () => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSqliteStore, openStore } from '../../src/store/index.js';
 import { describeStoreContract, manualClock } from './contract.js';
-import { expectProcessesNeverInterleave } from './multi-process.js';
+import { expectProcessesNeverInterleave, runScript } from './multi-process.js';
 
 async function tempDir(): Promise<string> {
   return mkdtemp(path.join(tmpdir(), 'portcullis-sqlite-'));
@@ -80,6 +80,20 @@ describe('sqlite store', () => {
     const file = path.join(dir, 'shared.db');
     await (await createSqliteStore({ path: file })).close(); // create the schema before the workers race
     await expectProcessesNeverInterleave(`sqlite:${file}`, {}, { workers: 3, iterations: 20 });
+  });
+
+  it('never runs an update inside another process holding withLock on the key', async () => {
+    const file = path.join(dir, 'update.db');
+    const store = await createSqliteStore({ path: file });
+    const spec = `sqlite:${file}`;
+    const runs = await Promise.all(
+      Array.from({ length: 3 }, () =>
+        runScript('update-worker.ts', [JSON.stringify({ spec, iterations: 30 })]),
+      ),
+    );
+    for (const run of runs) expect(run, run.stderr).toMatchObject({ code: 0 });
+    expect(await store.get('counter', 'n')).toBe(90);
+    await store.close();
   });
 
   it('is what openStore("sqlite:…") opens', async () => {

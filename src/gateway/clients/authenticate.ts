@@ -4,6 +4,7 @@
  * for public clients — exactly one method per request, and only the one registered.
  */
 import { OAuthError } from '../../oauth/errors.js';
+import type { HeaderSource } from '../context.js';
 import { GatewayError } from '../errors.js';
 import { sameHash } from '../tokens/format.js';
 import type { ClientRegistry } from './registry.js';
@@ -13,7 +14,7 @@ import type { RegisteredClient, TokenEndpointAuthMethod } from './types.js';
 const BASIC_CHALLENGE = { 'WWW-Authenticate': 'Basic realm="portcullis"' };
 
 export async function authenticateClient(
-  request: Request,
+  request: { headers: HeaderSource },
   form: Map<string, string>,
   registry: ClientRegistry,
 ): Promise<RegisteredClient> {
@@ -49,7 +50,7 @@ interface Presented {
   secret?: string;
 }
 
-function credentialsFrom(request: Request, form: Map<string, string>): Presented {
+function credentialsFrom(request: { headers: HeaderSource }, form: Map<string, string>): Presented {
   const header = request.headers.get('authorization');
   const bodyId = form.get('client_id');
   const bodySecret = form.get('client_secret');

@@ -4,11 +4,12 @@
  * One record per grant, of constant size however many times it rotates (docs/decisions/0010):
  * the current refresh token's hash, the previous one's hash with its grace deadline and the
  * pair it was answered with (sealed with a key derived from that previous token), and at most
- * two live access-token hashes. Every operation is one lock, one read and at most one write;
- * revoking a grant is one delete, and every token of it dies with the record.
+ * two live access-token hashes. Every operation is one lock, one read and at most one write (a
+ * refresh is one `updateEntry`: a single transaction on SQLite); revoking a grant is one delete,
+ * and every token of it dies with the record.
  */
 import { OAuthError } from '../../oauth/errors.js';
-import type { Store } from '../../store/store.js';
+import { type Store, updateEntry } from '../../store/store.js';
 import {
   hashToken,
   newAccessToken,
@@ -127,48 +128,60 @@ export class Grants {
   ): Promise<TokenSet> {
     const parsed = parseRefreshToken(refreshToken);
     if (!parsed) throw new OAuthError('invalid_grant', 'refresh token is invalid');
-    return this.o.store.withLock(GRANTS_NS, parsed.grantId, async () => {
-      const now = this.o.clock();
-      const grant = await this.#load(parsed.grantId, now);
-      if (!grant || !parsed.authentic(grant.familyKey)) {
-        throw new OAuthError('invalid_grant', 'refresh token is invalid, expired or revoked');
-      }
-      // OAuth 2.1 §4.3.1: bound to the client it was issued to.
-      if (grant.clientId !== request.clientId) {
-        throw new OAuthError('invalid_grant', 'refresh token was issued to another client');
-      }
-      // RFC 8707 §2.2: the audience cannot change on refresh.
-      if (request.resource !== undefined && request.resource !== grant.resource) {
-        throw new OAuthError('invalid_target', 'resource does not match the grant');
-      }
-      const scopes = request.scopes ?? grant.scopes;
-      const extra = scopes.filter((s) => !grant.scopes.includes(s));
-      // OAuth 2.1 §4.3.1: requested scope must be within the original grant.
-      if (extra.length) throw new OAuthError('invalid_scope', `not granted: ${extra.join(' ')}`);
-
-      const presented = hashToken(refreshToken);
-      if (grant.refreshHash && sameHash(presented, grant.refreshHash)) {
-        const tokens = this.#mint(grant, scopes, true, now, refreshToken);
-        await this.#save(grant, now);
-        return tokens;
-      }
-      const prev = grant.previous;
-      if (prev && sameHash(presented, prev.hash) && now < prev.graceUntil) {
-        const pair = openWithSecret<SealedPair>(refreshToken, prev.sealed, grant.id);
-        if (pair) {
-          return {
-            access_token: pair.access_token,
-            token_type: 'Bearer',
-            expires_in: Math.max(0, Math.floor((pair.accessExpiresAt - now) / 1000)),
-            refresh_token: pair.refresh_token,
-            scope: pair.scope,
-          };
+    // One atomic read-modify-write of the grant record (one transaction on SQLite).
+    const outcome = await updateEntry<GrantRecord, TokenSet | OAuthError>(
+      this.o.store,
+      GRANTS_NS,
+      parsed.grantId,
+      (stored) => {
+        const now = this.o.clock();
+        const grant = stored && stored.expiresAt > now ? stored : undefined;
+        const fail = (error: OAuthError) => ({ result: error });
+        if (!grant || !parsed.authentic(grant.familyKey)) {
+          return fail(new OAuthError('invalid_grant', 'refresh token is invalid, expired or revoked'));
         }
-      }
-      // A genuine token of this grant that is no longer current: replay (RFC 9700 §4.14.2).
-      await this.o.store.delete(GRANTS_NS, grant.id);
-      throw new OAuthError('invalid_grant', 'refresh token was already used; the grant is revoked');
-    });
+        // OAuth 2.1 §4.3.1: bound to the client it was issued to.
+        if (grant.clientId !== request.clientId) {
+          return fail(new OAuthError('invalid_grant', 'refresh token was issued to another client'));
+        }
+        // RFC 8707 §2.2: the audience cannot change on refresh.
+        if (request.resource !== undefined && request.resource !== grant.resource) {
+          return fail(new OAuthError('invalid_target', 'resource does not match the grant'));
+        }
+        const scopes = request.scopes ?? grant.scopes;
+        const extra = scopes.filter((s) => !grant.scopes.includes(s));
+        // OAuth 2.1 §4.3.1: requested scope must be within the original grant.
+        if (extra.length) return fail(new OAuthError('invalid_scope', `not granted: ${extra.join(' ')}`));
+
+        const presented = hashToken(refreshToken);
+        if (grant.refreshHash && sameHash(presented, grant.refreshHash)) {
+          const tokens = this.#mint(grant, scopes, true, now, refreshToken);
+          return { result: tokens, set: { value: grant, ttlSeconds: this.#ttlSeconds(grant, now) } };
+        }
+        const prev = grant.previous;
+        if (prev && sameHash(presented, prev.hash) && now < prev.graceUntil) {
+          const pair = openWithSecret<SealedPair>(refreshToken, prev.sealed, grant.id);
+          if (pair) {
+            return {
+              result: {
+                access_token: pair.access_token,
+                token_type: 'Bearer',
+                expires_in: Math.max(0, Math.floor((pair.accessExpiresAt - now) / 1000)),
+                refresh_token: pair.refresh_token,
+                scope: pair.scope,
+              },
+            };
+          }
+        }
+        // A genuine token of this grant that is no longer current: replay (RFC 9700 §4.14.2).
+        return {
+          result: new OAuthError('invalid_grant', 'refresh token was already used; the grant is revoked'),
+          delete: true,
+        };
+      },
+    );
+    if (outcome instanceof OAuthError) throw outcome;
+    return outcome;
   }
 
   /** The bearer check behind the MCP endpoint: known, unexpired, and for this audience. */
@@ -278,7 +291,10 @@ export class Grants {
   }
 
   async #save(grant: GrantRecord, now: number): Promise<void> {
-    const ttlSeconds = Math.max(1, Math.ceil((grant.expiresAt - now) / 1000));
-    await this.o.store.set(GRANTS_NS, grant.id, grant, { ttlSeconds });
+    await this.o.store.set(GRANTS_NS, grant.id, grant, { ttlSeconds: this.#ttlSeconds(grant, now) });
+  }
+
+  #ttlSeconds(grant: GrantRecord, now: number): number {
+    return Math.max(1, Math.ceil((grant.expiresAt - now) / 1000));
   }
 }

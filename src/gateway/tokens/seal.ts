@@ -3,9 +3,12 @@
  * the client holds: only a holder of that token can read the pair, so a store dump alone reveals
  * nothing. (Gateway-key encryption at rest is `createEncryptedStore`.)
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
+import { pooledRandomBytes } from './format.js';
 
 const VERSION = 'v1';
+/** IVs from a CSPRNG pool: one OpenSSL call per ~340 seals instead of one each (~8% of a refresh). */
+const ivBytes = pooledRandomBytes();
 
 /**
  * The secret is a refresh token with 256 random bits, so one domain-separated SHA-256 is a sound
@@ -16,7 +19,7 @@ function deriveKey(secret: string, info: string): Buffer {
 }
 
 function seal(key: Uint8Array, value: unknown, aad: string): string {
-  const iv = randomBytes(12);
+  const iv = ivBytes(12) as Buffer; // pooledRandomBytes hands out Buffers
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(aad));
   const ct = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
