@@ -314,47 +314,24 @@ export class Authorizer {
   private async discover(request: AuthorizeRequest): Promise<ServerRecord> {
     const steps = await protocolSteps();
     const previous = await this.serverRecord();
-    const ctx = {
-      fetch: this.o.fetch,
-      allowHttp: this.o.allowHttp ?? false,
-      ...(request.signal ? { signal: request.signal } : {}),
-    };
-    const resourceMetadataUrl = request.resourceMetadataUrl ?? previous?.resourceMetadataUrl;
-    const found = await steps.discoverProtectedResource(this.serverUrl, resourceMetadataUrl, ctx);
-    // No PRM: the 2025-03-26 rules apply (the origin is the AS, whatever issuer it names).
-    const authorizationServer = await steps.discoverAuthorizationServer(found.issuer, ctx, {
-      legacy: !found.protectedResource,
-    });
-    // C19: refuse an AS that does not advertise S256, naming it.
-    if (
-      !authorizationServer.code_challenge_methods_supported?.includes('S256') &&
-      this.grantType() === 'authorization_code'
-    ) {
-      throw new ClientError(
-        'unsupported_authorization_server',
-        `${authorizationServer.issuer} does not advertise S256 in code_challenge_methods_supported; MCP requires PKCE with S256, so portcullis will not log in there`,
-      );
-    }
-    const record: ServerRecord = {
-      ...previous,
-      serverUrl: this.serverUrl,
-      resource: found.protectedResource
-        ? canonicalResourceUrl(found.protectedResource.resource)
-        : this.serverUrl,
-      ...(found.resourceMetadataUrl ? { resourceMetadataUrl: found.resourceMetadataUrl } : {}),
-      ...(found.protectedResource ? { protectedResource: found.protectedResource } : {}),
-      authorizationServer,
-      updatedAt: this.o.clock(),
-    };
-    if (!found.protectedResource) delete record.protectedResource;
-    delete record.authorizationServerUrl; // this engine keys records by the metadata's issuer
-    if (previous?.authorizationServer && previous.authorizationServer.issuer !== authorizationServer.issuer) {
-      // C15: the resource moved to another AS; credentials of the old one are never reused.
-      this.o.logger.info(
-        { from: previous.authorizationServer.issuer, to: authorizationServer.issuer },
-        'authorization server changed',
-      );
-    }
+    const record = await steps.discoverServerRecord(
+      this.serverUrl,
+      previous,
+      {
+        resourceMetadataUrl: request.resourceMetadataUrl ?? previous?.resourceMetadataUrl,
+        requireS256: this.grantType() === 'authorization_code',
+        now: this.o.clock(),
+      },
+      {
+        fetch: this.o.fetch,
+        allowHttp: this.o.allowHttp ?? false,
+        ...(request.signal ? { signal: request.signal } : {}),
+      },
+    );
+    const from = previous?.authorizationServer?.issuer;
+    const to = record.authorizationServer?.issuer;
+    // C15: the resource moved to another AS; credentials of the old one are never reused.
+    if (from && from !== to) this.o.logger.info({ from, to }, 'authorization server changed');
     await this.o.store.set(NS.servers, this.serverUrl, record);
     return record;
   }

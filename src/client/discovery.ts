@@ -210,3 +210,51 @@ function toSecure(url: string, what: string, ctx: DiscoveryContext): URL {
     throw new ClientError('insecure_url', message, { cause });
   }
 }
+
+/**
+ * The whole discovery for one server: its PRM (or the 2025-03-26 fallback), its AS metadata, and
+ * the S256 check (C19, only where a PKCE flow will run), as the server record to store.
+ * The record keeps what `previous` knew beyond discovery (callback port, scopes, last error).
+ */
+export async function discoverServerRecord<R extends ServerRecordLike>(
+  serverUrl: string,
+  previous: R | undefined,
+  opts: { resourceMetadataUrl?: string | undefined; requireS256: boolean; now: number },
+  ctx: DiscoveryContext,
+): Promise<R> {
+  const found = await discoverProtectedResource(serverUrl, opts.resourceMetadataUrl, ctx);
+  // No PRM: the 2025-03-26 rules apply (the origin is the AS, whatever issuer it names).
+  const authorizationServer = await discoverAuthorizationServer(found.issuer, ctx, {
+    legacy: !found.protectedResource,
+  });
+  // C19: refuse an AS that does not advertise S256, naming it.
+  if (opts.requireS256 && !authorizationServer.code_challenge_methods_supported?.includes('S256')) {
+    throw new ClientError(
+      'unsupported_authorization_server',
+      `${authorizationServer.issuer} does not advertise S256 in code_challenge_methods_supported; MCP requires PKCE with S256, so portcullis will not log in there`,
+    );
+  }
+  const record = {
+    ...previous,
+    serverUrl,
+    resource: found.protectedResource ? canonicalResourceUrl(found.protectedResource.resource) : serverUrl,
+    ...(found.resourceMetadataUrl ? { resourceMetadataUrl: found.resourceMetadataUrl } : {}),
+    ...(found.protectedResource ? { protectedResource: found.protectedResource } : {}),
+    authorizationServer,
+    updatedAt: opts.now,
+  } as R;
+  if (!found.protectedResource) delete record.protectedResource;
+  delete record.authorizationServerUrl; // these records are keyed by the metadata's issuer
+  return record;
+}
+
+/** The discovery fields of a server record (src/client/state.ts `ServerRecord`). */
+interface ServerRecordLike {
+  serverUrl: string;
+  resource?: string;
+  resourceMetadataUrl?: string;
+  protectedResource?: ProtectedResourceMetadata;
+  authorizationServer?: AuthorizationServerMetadata;
+  authorizationServerUrl?: string;
+  updatedAt: number;
+}

@@ -5,7 +5,7 @@
  */
 export { requestNonInteractiveTokens } from './assertion-grants.js';
 export { buildAuthorizationRequest } from './authorization-request.js';
-export { discoverAuthorizationServer, discoverProtectedResource } from './discovery.js';
+export { discoverProtectedResource, discoverServerRecord } from './discovery.js';
 export { createDpopHandle, dpopResourceRequest, loadDpopKeyPair } from './dpop.js';
 export { redeemAuthorizationCode, refreshAccessToken } from './grants.js';
 export { registerClient } from './registration.js';
