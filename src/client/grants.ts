@@ -164,7 +164,13 @@ export async function redeemAuthorizationCode(
         cause: err,
       });
     }
-    const detail = err instanceof Error ? err.message : String(err);
+    const missingIss =
+      !input.callbackUrl.searchParams.has('iss') && as.authorization_response_iss_parameter_supported;
+    const detail = missingIss
+      ? `${as.issuer} names itself in every redirect (RFC 9207 iss), and this one has no iss; if you pasted only the code, paste the whole redirect URL`
+      : err instanceof Error
+        ? err.message
+        : String(err);
     throw new ClientError('authorization_failed', `the authorization response was rejected: ${detail}`, {
       cause: err,
     });
