@@ -4,7 +4,9 @@
  * under a key derived from the state (HKDF, RFC 5869) and the host's key when it gives one.
  * A dump of the store alone therefore yields neither a usable state nor a verifier.
  */
+
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import type { PreparedAuthorization } from './authorizer.js';
 import { ClientError } from './errors.js';
 
 export const NS_PENDING = 'host:web-logins';
@@ -18,18 +20,13 @@ export interface SealedVerifier {
   ct: string;
 }
 
-export interface PendingLogin {
+/** What `prepareAuthorization` returned, minus what must not be stored in the clear (state, verifier). */
+export interface PendingLogin extends Omit<PreparedAuthorization, 'url' | 'state' | 'codeVerifier'> {
   v: 1;
   /** ownerOf(userId): the login completes only for the user who began it. */
   owner: string;
   serverId: string;
   serverUrl: string;
-  redirectUri: string;
-  issuer: string;
-  issRequired: boolean;
-  clientId: string;
-  scopes: string[];
-  resource?: string;
   verifier: SealedVerifier;
   createdAt: number;
   expiresAt: number;
