@@ -3,6 +3,7 @@
  * (400 for malformed JSON or a non-JSON-RPC body — MCP §Error Handling, R16).
  */
 import type { IncomingMessage } from 'node:http';
+import { readLimited, TOO_LARGE } from '../../oauth/read-limited.js';
 import {
   asMessage,
   INVALID_REQUEST,
@@ -60,24 +61,11 @@ export function readNodeBody(req: IncomingMessage, limit: number): Promise<Buffe
   });
 }
 
-/** Reads a fetch `Request` body within the limit. */
+/** Reads a fetch `Request` body within the limit (the shared bounded reader). */
 export async function readWebBody(request: Request, limit: number): Promise<Buffer> {
-  checkDeclaredLength(request.headers.get('content-length'), limit);
-  if (!request.body) return Buffer.alloc(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(limit);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks, size);
+  const body = await readLimited(request.body, request.headers, limit);
+  if (body === TOO_LARGE) throw tooLarge(limit);
+  return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
 }
 
 /** A parsed POST body: one message, or a batch (2025-03-26 clients may still send one). */
