@@ -131,6 +131,12 @@ export const GatewayConfigSchema = z
         refreshTokenTtl: seconds.default(30 * 24 * 3600),
         codeTtl: seconds.max(600).default(600), // OAuth 2.1 §4.1.2: ≤ 10 min
         refreshGraceSeconds: z.number().int().nonnegative().max(300).default(30),
+        /**
+         * How long a verified access token is remembered in each process (0: read the store on
+         * every MCP request). Revocation through the same process is immediate either way; other
+         * replicas sharing the store see it within this time (docs/decisions/0021).
+         */
+        accessTokenCacheSeconds: z.number().int().nonnegative().max(60).default(5),
       })
       .prefault({}),
     sessionTtl: seconds.default(12 * 3600),

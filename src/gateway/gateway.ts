@@ -126,6 +126,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, deps: G
       accessTokenTtl: config.tokens.accessTokenTtl,
       refreshTokenTtl: config.tokens.refreshTokenTtl,
       refreshGraceSeconds: config.tokens.refreshGraceSeconds,
+      accessTokenCacheSeconds: config.tokens.accessTokenCacheSeconds,
     }),
     codes: new AuthorizationCodes({ store, clock, random, codeTtl: config.tokens.codeTtl }),
     clients: new ClientRegistry({

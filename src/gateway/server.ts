@@ -117,11 +117,10 @@ async function serve(gateway: Gateway, req: IncomingMessage, res: ServerResponse
     return;
   }
   const { ctx, door } = gateway.internals;
-  const publicOrigin = new URL(gateway.config.issuer).origin;
-  const url = new URL(req.url ?? '/', publicOrigin);
-  const remoteAddress = req.socket.remoteAddress;
+  const target = req.url ?? '/';
   const fast = ctx.mcp?.handleNode?.bind(ctx.mcp);
-  if (fast && url.pathname === gateway.config.mcpPath && req.method !== 'OPTIONS') {
+  // The hot MCP path is matched on the raw target; anything unusual goes the general way below.
+  if (fast && req.method !== 'OPTIONS' && rawPath(target) === gateway.config.mcpPath) {
     const admission = await admitMcpRequest(
       { origin: req.headers.origin, host: req.headers.host, authorization: req.headers.authorization },
       ctx,
@@ -133,11 +132,14 @@ async function serve(gateway: Gateway, req: IncomingMessage, res: ServerResponse
     }
     // R14/R15: the client's token goes no further.
     delete req.headers.authorization;
-    if (url.searchParams.has('access_token')) {
-      url.searchParams.delete('access_token');
-      req.url = `${url.pathname}${url.search}`;
+    if (target.includes('?')) {
+      const url = new URL(target, 'http://gateway.invalid');
+      if (url.searchParams.has('access_token')) {
+        url.searchParams.delete('access_token');
+        req.url = `${url.pathname}${url.search}`;
+      }
     }
-    for (const [k, v] of Object.entries(admission.cors)) res.setHeader(k, v);
+    for (const name in admission.cors) res.setHeader(name, admission.cors[name]!);
     try {
       await fast(req, res, admission.principal);
     } catch (err) {
@@ -152,6 +154,8 @@ async function serve(gateway: Gateway, req: IncomingMessage, res: ServerResponse
     }
     return;
   }
+  const url = new URL(target, new URL(gateway.config.issuer).origin);
+  const remoteAddress = req.socket.remoteAddress;
   const isMcp = url.pathname === gateway.config.mcpPath;
   // Only the MCP path has long-lived work to cancel when the client goes away.
   const abort = isMcp ? new AbortController() : undefined;

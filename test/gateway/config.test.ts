@@ -14,6 +14,7 @@ describe('gateway configuration', () => {
       refreshTokenTtl: 2592000,
       codeTtl: 600,
       refreshGraceSeconds: 30,
+      accessTokenCacheSeconds: 5,
     });
     expect(config.defaultScopes).toEqual(['mcp']);
     expect(config.requiredScopes).toEqual(['mcp']);

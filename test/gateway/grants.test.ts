@@ -40,7 +40,7 @@ function countingStore(inner: Store) {
   return { store, counts, reset };
 }
 
-function grantsFor(store: Store, clock = testClock()) {
+function grantsFor(store: Store, clock = testClock(), accessTokenCacheSeconds = 0) {
   return new Grants({
     store,
     clock: clock.now,
@@ -48,6 +48,7 @@ function grantsFor(store: Store, clock = testClock()) {
     accessTokenTtl: 3600,
     refreshTokenTtl: 30 * 24 * 3600,
     refreshGraceSeconds: 30,
+    accessTokenCacheSeconds,
   });
 }
 
@@ -129,6 +130,114 @@ describe('the grant record (docs/decisions/0010)', () => {
     );
     expect(new Set(answers.map((a) => a.refresh_token)).size).toBe(1);
     expect(new Set(answers.map((a) => a.access_token)).size).toBe(1);
+  });
+});
+
+describe('remembered access tokens (docs/decisions/0021)', () => {
+  const RESOURCE = NEW_GRANT.resource;
+
+  it('reads the store once per token while it is remembered, and again after the cache time', async () => {
+    const clock = testClock();
+    const { store, counts, reset } = countingStore(createMemoryStore({ clock: clock.now }));
+    const grants = grantsFor(store, clock, 5);
+    const { tokens } = await grants.issue(NEW_GRANT);
+    reset();
+    const first = await grants.verifyAccessToken(tokens.access_token, RESOURCE);
+    for (let i = 0; i < 10; i++) clock.advance(400);
+    const again = await grants.verifyAccessToken(tokens.access_token, RESOURCE);
+    expect(first.ok && again).toBe(first); // the same answer object, no second read
+    expect(counts).toEqual({ get: 1 });
+    clock.advance(1000); // 5 s after the first check
+    expect((await grants.verifyAccessToken(tokens.access_token, RESOURCE)).ok).toBe(true);
+    expect(counts).toEqual({ get: 2 });
+  });
+
+  it('still refuses another audience, and never answers past the token expiry', async () => {
+    const clock = testClock();
+    const grants = new Grants({
+      store: createMemoryStore({ clock: clock.now }),
+      clock: clock.now,
+      random: (n) => randomBytes(n),
+      accessTokenTtl: 2,
+      refreshTokenTtl: 3600,
+      refreshGraceSeconds: 30,
+      accessTokenCacheSeconds: 60,
+    });
+    const { tokens } = await grants.issue(NEW_GRANT);
+    expect((await grants.verifyAccessToken(tokens.access_token, RESOURCE)).ok).toBe(true);
+    expect(await grants.verifyAccessToken(tokens.access_token, 'https://other.example/mcp')).toEqual({
+      ok: false,
+      reason: 'audience',
+    });
+    clock.advance(2000);
+    expect(await grants.verifyAccessToken(tokens.access_token, RESOURCE)).toEqual({
+      ok: false,
+      reason: 'expired',
+    });
+  });
+
+  it('forgets a grant at once when this process revokes it, rotates it past a token, or sees reuse', async () => {
+    const grants = grantsFor(createMemoryStore(), testClock(), 60);
+    const revoked = await grants.issue(NEW_GRANT);
+    expect((await grants.verifyAccessToken(revoked.tokens.access_token, RESOURCE)).ok).toBe(true);
+    await grants.revoke(revoked.grant.id);
+    expect((await grants.verifyAccessToken(revoked.tokens.access_token, RESOURCE)).ok).toBe(false);
+
+    const one = await grants.issue(NEW_GRANT);
+    expect((await grants.verifyAccessToken(one.tokens.access_token, RESOURCE)).ok).toBe(true);
+    await grants.revokeAccessToken(one.grant.id, one.tokens.access_token);
+    expect((await grants.verifyAccessToken(one.tokens.access_token, RESOURCE)).ok).toBe(false);
+
+    const rotated = await grants.issue(NEW_GRANT);
+    expect((await grants.verifyAccessToken(rotated.tokens.access_token, RESOURCE)).ok).toBe(true);
+    const second = await grants.refresh(rotated.tokens.refresh_token!, { clientId: 'dcr_client' });
+    const third = await grants.refresh(second.refresh_token!, { clientId: 'dcr_client' });
+    // Two rotations push the first access token out of the grant's two slots.
+    expect((await grants.verifyAccessToken(rotated.tokens.access_token, RESOURCE)).ok).toBe(false);
+    expect((await grants.verifyAccessToken(third.access_token, RESOURCE)).ok).toBe(true);
+    // Reuse of a refresh token rotated out twice deletes the grant (RFC 9700 §4.14.2).
+    const reuse = grants.refresh(rotated.tokens.refresh_token!, { clientId: 'dcr_client' });
+    await expect(reuse).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await grants.verifyAccessToken(third.access_token, RESOURCE)).ok).toBe(false);
+  });
+
+  it('lets another process sharing the store see a revocation within the cache time', async () => {
+    const clock = testClock();
+    const store = createMemoryStore({ clock: clock.now });
+    const a = grantsFor(store, clock, 5);
+    const b = grantsFor(store, clock, 5);
+    const { tokens, grant } = await a.issue(NEW_GRANT);
+    expect((await b.verifyAccessToken(tokens.access_token, RESOURCE)).ok).toBe(true);
+    await a.revoke(grant.id);
+    expect((await a.verifyAccessToken(tokens.access_token, RESOURCE)).ok).toBe(false);
+    // The replica still remembers the token (the documented bound), until its cache time passes.
+    expect((await b.verifyAccessToken(tokens.access_token, RESOURCE)).ok).toBe(true);
+    clock.advance(5000);
+    expect((await b.verifyAccessToken(tokens.access_token, RESOURCE)).ok).toBe(false);
+  });
+
+  it('does not remember a check whose store read spanned a revocation', async () => {
+    const memory = createMemoryStore();
+    let release: (() => void) | undefined;
+    const slow: Store = {
+      ...memory,
+      get: async <T>(ns: string, key: string) => {
+        const value = await memory.get<T>(ns, key);
+        if (release === undefined) await new Promise<void>((resolve) => (release = resolve));
+        return value;
+      },
+      set: memory.set.bind(memory),
+      delete: memory.delete.bind(memory),
+      withLock: memory.withLock.bind(memory),
+    };
+    const grants = grantsFor(slow, testClock(), 60);
+    const { tokens, grant } = await grants.issue(NEW_GRANT);
+    const pending = grants.verifyAccessToken(tokens.access_token, RESOURCE); // reads the live grant
+    await new Promise((resolve) => setImmediate(resolve));
+    await grants.revoke(grant.id);
+    release!();
+    expect((await pending).ok).toBe(true); // it read the store before the revocation landed
+    expect((await grants.verifyAccessToken(tokens.access_token, RESOURCE)).ok).toBe(false);
   });
 });
 

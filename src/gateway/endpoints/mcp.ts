@@ -15,6 +15,7 @@ import { type CorsPolicy, corsHeaders, preflightResponse, withCors } from '../ht
 import { createOriginPolicy, type OriginPolicy } from '../mcp/origin.js';
 import { errorToResponse } from '../mcp/render.js';
 import type { McpPrincipal } from '../mcp/types.js';
+import type { AccessTokenGranted, GrantRecord } from '../tokens/grants.js';
 
 export interface McpRequestHead {
   origin: string | undefined;
@@ -93,18 +94,26 @@ export async function verifyAccessToken(
     });
     return { ok: false, error };
   }
-  const { grant } = check;
+  let principal = principals.get(check);
+  if (!principal) {
+    principal = principalOf(check.grant, check.scopes, ctx);
+    principals.set(check, principal);
+  }
+  return { ok: true, principal };
+}
+
+/** One principal per successful check: a remembered token answers the same check object again. */
+const principals = new WeakMap<AccessTokenGranted, McpPrincipal>();
+
+function principalOf(grant: GrantRecord, scopes: string[], ctx: GatewayContext): McpPrincipal {
   const loginId = grant.loginId;
   return {
-    ok: true,
-    principal: {
-      userId: grant.userId,
-      clientId: grant.clientId,
-      scopes: check.scopes,
-      resource: grant.resource,
-      claims: grant.claims,
-      upstreamAccessToken: async () => (loginId ? ctx.logins.accessToken(loginId) : undefined),
-    },
+    userId: grant.userId,
+    clientId: grant.clientId,
+    scopes,
+    resource: grant.resource,
+    claims: grant.claims,
+    upstreamAccessToken: async () => (loginId ? ctx.logins.accessToken(loginId) : undefined),
   };
 }
 

@@ -10,6 +10,7 @@
  */
 import { OAuthError } from '../../oauth/errors.js';
 import { type Store, updateEntry } from '../../store/store.js';
+import { AccessTokenCache } from './access-cache.js';
 import {
   hashToken,
   newAccessToken,
@@ -77,6 +78,8 @@ export interface GrantsOptions {
   accessTokenTtl: number;
   refreshTokenTtl: number;
   refreshGraceSeconds: number;
+  /** How long a verified access token is remembered in this process (0: read the store every time). */
+  accessTokenCacheSeconds?: number;
 }
 
 export interface NewGrant {
@@ -89,12 +92,22 @@ export interface NewGrant {
   withRefreshToken: boolean;
 }
 
-export type AccessTokenCheck =
-  | { ok: true; grant: GrantRecord; scopes: string[]; expiresAt: number }
-  | { ok: false; reason: 'unknown' | 'expired' | 'audience' };
+/** A successful check; the same object is answered again while it is remembered. */
+export interface AccessTokenGranted {
+  ok: true;
+  grant: GrantRecord;
+  scopes: string[];
+  expiresAt: number;
+}
+
+export type AccessTokenCheck = AccessTokenGranted | { ok: false; reason: 'unknown' | 'expired' | 'audience' };
 
 export class Grants {
-  constructor(private readonly o: GrantsOptions) {}
+  readonly #verified: AccessTokenCache<AccessTokenGranted>;
+
+  constructor(private readonly o: GrantsOptions) {
+    this.#verified = new AccessTokenCache(o.accessTokenCacheSeconds ?? 0);
+  }
 
   /** Creates a grant and its first tokens (authorization_code grant, OAuth 2.1 §4.1.3). */
   async issue(input: NewGrant): Promise<{ grant: GrantRecord; tokens: TokenSet }> {
@@ -129,11 +142,8 @@ export class Grants {
     const parsed = parseRefreshToken(refreshToken);
     if (!parsed) throw new OAuthError('invalid_grant', 'refresh token is invalid');
     // One atomic read-modify-write of the grant record (one transaction on SQLite).
-    const outcome = await updateEntry<GrantRecord, TokenSet | OAuthError>(
-      this.o.store,
-      GRANTS_NS,
-      parsed.grantId,
-      (stored) => {
+    const outcome = await this.#writing(parsed.grantId, () =>
+      updateEntry<GrantRecord, TokenSet | OAuthError>(this.o.store, GRANTS_NS, parsed.grantId, (stored) => {
         const now = this.o.clock();
         const grant = stored && stored.expiresAt > now ? stored : undefined;
         const fail = (error: OAuthError) => ({ result: error });
@@ -178,7 +188,7 @@ export class Grants {
           result: new OAuthError('invalid_grant', 'refresh token was already used; the grant is revoked'),
           delete: true,
         };
-      },
+      }),
     );
     if (outcome instanceof OAuthError) throw outcome;
     return outcome;
@@ -189,13 +199,21 @@ export class Grants {
     const parsed = parseAccessToken(token);
     if (!parsed) return { ok: false, reason: 'unknown' };
     const now = this.o.clock();
-    const grant = await this.#load(parsed.grantId, now);
     const hash = hashToken(token);
+    const remembered = this.#verified.get(hash, now); // never past the token's expiry
+    if (remembered) {
+      if (remembered.grant.resource !== resource) return { ok: false, reason: 'audience' };
+      return remembered;
+    }
+    const epoch = this.#verified.epoch;
+    const grant = await this.#load(parsed.grantId, now);
     const slot = grant?.access.find((s) => sameHash(s.hash, hash));
     if (!grant || !slot) return { ok: false, reason: 'unknown' };
     if (slot.expiresAt <= now) return { ok: false, reason: 'expired' };
     if (grant.resource !== resource) return { ok: false, reason: 'audience' }; // RFC 8707, MCP R13
-    return { ok: true, grant, scopes: slot.scopes, expiresAt: slot.expiresAt };
+    const granted: AccessTokenGranted = { ok: true, grant, scopes: slot.scopes, expiresAt: slot.expiresAt };
+    this.#verified.set(hash, grant.id, granted, now, epoch);
+    return granted;
   }
 
   /** Finds the grant a token belongs to, if it is one of ours and genuine. */
@@ -225,7 +243,9 @@ export class Grants {
 
   /** Revokes a whole grant: every access and refresh token minted from it (RFC 7009 §2.1). */
   async revoke(grantId: string): Promise<void> {
-    await this.o.store.withLock(GRANTS_NS, grantId, () => this.o.store.delete(GRANTS_NS, grantId));
+    await this.#writing(grantId, () =>
+      this.o.store.withLock(GRANTS_NS, grantId, () => this.o.store.delete(GRANTS_NS, grantId)),
+    );
   }
 
   /** Revokes one access token, leaving the grant (and its refresh token) alive. */
@@ -291,7 +311,18 @@ export class Grants {
   }
 
   async #save(grant: GrantRecord, now: number): Promise<void> {
-    await this.o.store.set(GRANTS_NS, grant.id, grant, { ttlSeconds: this.#ttlSeconds(grant, now) });
+    await this.#writing(grant.id, () =>
+      this.o.store.set(GRANTS_NS, grant.id, grant, { ttlSeconds: this.#ttlSeconds(grant, now) }),
+    );
+  }
+
+  /** Runs a write to a grant, then forgets what this process remembers of its access tokens. */
+  async #writing<T>(grantId: string, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } finally {
+      this.#verified.forgetGrant(grantId);
+    }
   }
 
   #ttlSeconds(grant: GrantRecord, now: number): number {
