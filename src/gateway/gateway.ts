@@ -161,6 +161,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, deps: G
       provider: upstream,
       skewSeconds: config.upstreamRefreshSkewSeconds,
       ttlSeconds: config.tokens.refreshTokenTtl,
+      cacheSeconds: config.tokens.accessTokenCacheSeconds,
       logger,
     }),
     upstream,

@@ -21,10 +21,20 @@ export interface UpstreamLoginsOptions {
   skewSeconds: number;
   /** How long a login is kept (the refresh-token lifetime of grants that use it). */
   ttlSeconds: number;
+  /**
+   * How long a fresh access token read here is reused without reading the store again (never
+   * into its refresh window); 0: read every time. The gateway's `accessTokenCacheSeconds`.
+   */
+  cacheSeconds?: number;
   logger: Logger;
 }
 
+const MAX_REMEMBERED = 10_000;
+
 export class UpstreamLogins {
+  /** Fresh access tokens recently read, per login: an MCP request costs no store read and decrypt. */
+  readonly #recent = new Map<string, { token: string; until: number }>();
+
   constructor(private readonly o: UpstreamLoginsOptions) {}
 
   /** Stores the tokens of a fresh upstream sign-in; returns the login id. */
@@ -39,9 +49,11 @@ export class UpstreamLogins {
    * `skewSeconds` of expiry (concurrent callers share one refresh; replicas re-read after the lock).
    */
   async accessToken(loginId: string): Promise<string | undefined> {
+    const recent = this.#recent.get(loginId);
+    if (recent && recent.until > this.o.clock()) return recent.token;
     const cached = await this.#read(loginId);
     if (!cached) return undefined;
-    if (!this.#stale(cached)) return cached.accessToken;
+    if (!this.#stale(cached)) return this.#remember(loginId, cached);
     const refresh = this.o.provider.refresh?.bind(this.o.provider);
     if (!refresh || !cached.refreshToken)
       return cached.expiresAt !== undefined && cached.expiresAt > this.o.clock()
@@ -50,12 +62,12 @@ export class UpstreamLogins {
     return this.o.store.withLock(LOGINS_NS, loginId, async () => {
       const current = await this.#read(loginId);
       if (!current) return undefined;
-      if (!this.#stale(current)) return current.accessToken; // someone else refreshed
+      if (!this.#stale(current)) return this.#remember(loginId, current); // someone else refreshed
       try {
         const next = await refresh(current);
         await this.#write(loginId, next);
         this.o.logger.debug({ loginId }, 'upstream token refreshed');
-        return next.accessToken;
+        return this.#remember(loginId, next);
       } catch (err) {
         this.o.logger.warn({ err, loginId }, 'upstream token refresh failed');
         // Still valid for a moment: use it; expired: there is no usable upstream token.
@@ -67,7 +79,21 @@ export class UpstreamLogins {
   }
 
   async delete(loginId: string): Promise<void> {
+    this.#recent.delete(loginId);
     await this.o.store.delete(LOGINS_NS, loginId);
+  }
+
+  #remember(loginId: string, tokens: UpstreamTokens): string {
+    const ms = (this.o.cacheSeconds ?? 0) * 1000;
+    if (ms <= 0) return tokens.accessToken;
+    const now = this.o.clock();
+    const refreshAt =
+      tokens.expiresAt === undefined
+        ? Number.POSITIVE_INFINITY
+        : tokens.expiresAt - this.o.skewSeconds * 1000;
+    if (this.#recent.size >= MAX_REMEMBERED) this.#recent.delete(this.#recent.keys().next().value as string);
+    this.#recent.set(loginId, { token: tokens.accessToken, until: Math.min(now + ms, refreshAt) });
+    return tokens.accessToken;
   }
 
   #stale(tokens: UpstreamTokens): boolean {
@@ -85,6 +111,7 @@ export class UpstreamLogins {
   }
 
   async #write(loginId: string, tokens: UpstreamTokens): Promise<void> {
+    this.#recent.delete(loginId);
     await this.o.store.set(LOGINS_NS, loginId, tokens, { ttlSeconds: this.o.ttlSeconds });
   }
 }
