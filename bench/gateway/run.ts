@@ -1,5 +1,5 @@
 // Gateway MCP-side benchmark: `tools/call echo` through each front end, side by side in one run.
-//   node --import tsx bench/gateway/run.ts [--calls 1000] [--warmup 1000] [--rounds 6] [--concurrency 16]
+//   node --import tsx bench/gateway/run.ts [--calls 1000] [--warmup 1000] [--rounds 10] [--concurrency 16]
 //                                           [--upstream sdk|trivial]
 // Variants: direct to the SDK upstream; the real gateway (its own server, bearer check against
 // SQLite, then the proxy); portcullis (a Map-based opaque-token check + handleNode);
@@ -20,7 +20,7 @@ const { values: args } = parseArgs({
   options: {
     calls: { type: 'string', default: '1000' },
     warmup: { type: 'string', default: '1000' },
-    rounds: { type: 'string', default: '6' },
+    rounds: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '16' },
     upstream: { type: 'string', default: 'sdk' },
   },
