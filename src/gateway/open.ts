@@ -17,6 +17,7 @@ import {
 } from './config.js';
 import { createGateway, type Gateway, type GatewayDeps } from './gateway.js';
 import { createHttpUpstream } from './mcp/http-upstream.js';
+import { sessionSecretFromKey } from './mcp/session-binding.js';
 import { createStdioUpstream } from './mcp/stdio-upstream.js';
 import type { McpEndpoint } from './mcp/types.js';
 
@@ -27,12 +28,18 @@ export interface OpenGatewayOptions extends GatewayDeps {
 }
 
 /** The MCP side for a configured upstream: a streaming HTTP proxy or stdio children per session. */
-export function mcpEndpointFor(upstream: McpUpstreamConfig, logger: Logger): McpEndpoint {
+export function mcpEndpointFor(
+  upstream: McpUpstreamConfig,
+  logger: Logger,
+  encryptionKey?: Uint8Array,
+): McpEndpoint {
   if ('http' in upstream) {
     return createHttpUpstream({
       url: upstream.http,
       credential: upstream.credential,
       ...(upstream.headers ? { headers: upstream.headers } : {}),
+      // Session ids stay valid across replicas sharing the key, and across restarts.
+      ...(encryptionKey ? { sessionSecret: sessionSecretFromKey(encryptionKey) } : {}),
       logger,
     });
   }
@@ -69,7 +76,8 @@ export async function openGateway(
               ...(opts.stateDir ? { keyFile: path.join(opts.stateDir, 'gateway.key') } : {}),
             }));
     const mcpEndpoint =
-      opts.mcpEndpoint ?? (config.mcpUpstream ? mcpEndpointFor(config.mcpUpstream, logger) : undefined);
+      opts.mcpEndpoint ??
+      (config.mcpUpstream ? mcpEndpointFor(config.mcpUpstream, logger, encryptionKey) : undefined);
     const gateway = createGateway(config, {
       ...opts,
       store,

@@ -5,7 +5,7 @@
  * check and is answered 404, never forwarded (SBP §Session Hijacking). Stateless, so any
  * replica sharing the secret can check it.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** 128-bit tag, base64url (22 characters; never contains '.'). */
 const TAG_BYTES = 16;
@@ -16,6 +16,14 @@ export interface SessionBinding {
   wrap(upstreamId: string, userId: string): string;
   /** The upstream id, if `clientId` was issued to `userId`; else undefined. */
   unwrap(clientId: string, userId: string): string | undefined;
+}
+
+/**
+ * The binding secret every replica holding the gateway's encryption key derives alike (HKDF-SHA256,
+ * its own label), so a session id handed out by one replica — or before a restart — still checks.
+ */
+export function sessionSecretFromKey(key: Uint8Array): Uint8Array {
+  return new Uint8Array(hkdfSync('sha256', key, new Uint8Array(0), 'portcullis/gateway/session-binding', 32));
 }
 
 export function createSessionBinding(secret: Uint8Array = randomBytes(32)): SessionBinding {
