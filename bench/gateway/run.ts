@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
+import { bundleServers } from './bundle.js';
 import { openSessions, percentile, type RunResult, runEcho, type Session, type Target } from './load.js';
 
 const { values: args } = parseArgs({
@@ -32,20 +32,7 @@ const concurrency = Number(args.concurrency);
 
 const children: ChildProcess[] = [];
 
-// The servers run as shipped: bundled and minified by esbuild like scripts/build.mjs (no tsx
-// loader, no keep-names wrappers), packages left external and resolved from node_modules.
-const SERVERS = 'bench/.cache/gateway/servers.mjs';
-await build({
-  entryPoints: ['bench/gateway/servers.ts'],
-  outfile: SERVERS,
-  bundle: true,
-  packages: 'external',
-  format: 'esm',
-  platform: 'node',
-  target: 'node20.19',
-  minify: true,
-  logLevel: 'warning',
-});
+const SERVERS = await bundleServers('bench/gateway/servers.ts', 'servers');
 
 interface Server {
   target: Target;

@@ -18,7 +18,7 @@ import * as http from 'node:http';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
+import { bundleServers } from './bundle.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -46,19 +46,9 @@ const LABELS: Record<string, string> = {
   floor: 'floor: bare node:http, random pair, no state',
 };
 
-// Bundled and minified like scripts/build.mjs; packages stay external (node_modules).
-const SERVERS = 'bench/.cache/gateway/token-servers.mjs';
-await build({
-  entryPoints: ['bench/gateway/token-servers.ts'],
-  outfile: SERVERS,
-  bundle: true,
-  packages: 'external',
-  format: 'esm',
-  platform: 'node',
-  target: 'node20.19',
-  // Readable names in a profile; shipped-build minification otherwise.
+// Readable names in a profile; the shipped build's minification otherwise.
+const SERVERS = await bundleServers('bench/gateway/token-servers.ts', 'token-servers', {
   minify: !args.prof,
-  logLevel: 'warning',
 });
 
 interface Stats {
