@@ -4,69 +4,33 @@
  * step-up. Everything a person or another process could race on goes through the Store's lock.
  */
 import type * as oauth from 'oauth4webapi';
-import type { Logger } from '../logger.js';
 import { OAuthError } from '../oauth/errors.js';
 import type { AuthorizationServerMetadata } from '../oauth/metadata.js';
 import { canonicalResourceUrl } from '../oauth/url-rules.js';
-import type { Store } from '../store/store.js';
-import type { NonInteractiveGrant } from './assertion-grants.js';
+import type {
+  AuthorizeRequest,
+  AuthorizerOptions,
+  GrantOption,
+  PreparedAuthorization,
+} from './authorizer-options.js';
+import { dropDcrClient, lookUpClient } from './client-lookup.js';
 import { ClientError } from './errors.js';
+import { grantContext, prmAcceptsDpop, shouldUseDpop } from './grant-context.js';
 import type { GrantContext } from './grants.js';
-import type { RegistrationOptions } from './registration.js';
+import {
+  assertSameClient,
+  assertSameIssuer,
+  codeRedemption,
+  preparedAuthorization,
+} from './prepared-authorization.js';
+import { refreshErrorCode, storeRefreshFailure } from './refresh-failure.js';
+import { authorizationServerMoved, discoverServer } from './server-discovery.js';
 import { type ClientRecord, clientKey, NS, type ServerRecord, type TokenRecord, tokenKey } from './state.js';
-import type { Interaction } from './types.js';
 
 /** The protocol steps, loaded on first use (src/client/protocol-steps.ts). */
 const protocolSteps = () => import('./protocol-steps.js');
 
-export type GrantOption = { type: 'authorization_code' } | NonInteractiveGrant;
-
-export interface AuthorizerOptions {
-  serverUrl: string;
-  store: Store;
-  interaction?: Interaction | undefined;
-  registration?: RegistrationOptions | undefined;
-  grant?: GrantOption | undefined;
-  privateKeyPem?: string | undefined;
-  signingAlgorithm?: string | undefined;
-  scope?: string | undefined;
-  /** DPoP-bound tokens (RFC 9449): 'auto' (default) uses them when the AS advertises DPoP. */
-  dpop?: boolean | 'auto' | undefined;
-  /** RFC 8707 `resource` on authorize and token requests (C21); false for IdPs that reject it. */
-  resource?: boolean | string | undefined;
-  refreshSkewSeconds?: number | undefined;
-  allowHttp?: boolean | undefined;
-  fetch: typeof fetch;
-  clock: () => number;
-  logger: Logger;
-  events: EventTarget;
-  /** How long a person has to finish logging in. Default 5 minutes. */
-  authorizationTimeoutMs?: number | undefined;
-}
-
-export interface AuthorizeRequest {
-  resourceMetadataUrl?: string | undefined;
-  challengedScope?: string | undefined;
-  stepUp?: boolean | undefined;
-  /** The access token that was just refused; a newer one in the Store means another process won. */
-  rejectedToken?: string | undefined;
-  signal?: AbortSignal | undefined;
-}
-
-/** An authorization request made by `prepareAuthorization`, to be finished by `completeAuthorization`. */
-export interface PreparedAuthorization {
-  url: URL;
-  state: string;
-  codeVerifier: string;
-  redirectUri: string;
-  /** The AS the request went to; the callback's `iss` (RFC 9207) must equal it. */
-  issuer: string;
-  /** The AS said it puts `iss` in every authorization response (RFC 9207 §3). */
-  issRequired: boolean;
-  clientId: string;
-  scopes: string[];
-  resource?: string;
-}
+export type { AuthorizeRequest, AuthorizerOptions, GrantOption, PreparedAuthorization };
 
 export class Authorizer {
   readonly serverUrl: string;
@@ -83,25 +47,10 @@ export class Authorizer {
     this.serverUrl = canonicalResourceUrl(options.serverUrl);
   }
 
-  /**
-   * DPoP 'auto' needs both ends: the AS advertises it, and the resource takes DPoP-bound tokens
-   * (MCP C32: Bearer is the default scheme; a Bearer-only resource refuses `Authorization: DPoP`).
-   * A refresh keeps the binding of the token it replaces (RFC 9449 §5).
-   */
+  /** The context of a token request; a refresh passes the tokens it replaces (see ./grant-context.ts). */
   private async grantCtx(as: AuthorizationServerMetadata, replacing?: TokenRecord): Promise<GrantContext> {
-    const useDpop =
-      this.o.dpop === true ||
-      (this.o.dpop !== false &&
-        Boolean(as['dpop_signing_alg_values_supported']) &&
-        (replacing ? replacing.tokenType.toLowerCase() === 'dpop' : await this.resourceAcceptsDpop()));
-    return {
-      fetch: this.o.fetch,
-      allowHttp: this.o.allowHttp ?? false,
-      clock: this.o.clock,
-      ...(this.o.privateKeyPem ? { privateKeyPem: this.o.privateKeyPem } : {}),
-      ...(this.o.signingAlgorithm ? { signingAlgorithm: this.o.signingAlgorithm } : {}),
-      ...(useDpop ? { dpop: await this.dpop() } : {}),
-    };
+    const dpop = await shouldUseDpop(this.o.dpop, as, replacing, () => this.resourceAcceptsDpop());
+    return grantContext(this.o, dpop ? await this.dpop() : undefined);
   }
 
   /** Set when the resource answered with a `DPoP` challenge (RFC 9449 §7.1). */
@@ -113,9 +62,7 @@ export class Authorizer {
   private async resourceAcceptsDpop(): Promise<boolean> {
     if (this.dpopChallenged) return true;
     const server = await this.serverRecord();
-    const prm = server?.protectedResource;
-    if (prm?.['dpop_bound_access_tokens_required'] === true) return true;
-    if (Array.isArray(prm?.['dpop_signing_alg_values_supported'])) return true;
+    if (prmAcceptsDpop(server?.protectedResource)) return true;
     return (await this.tokens(server))?.tokenType.toLowerCase() === 'dpop';
   }
 
@@ -133,14 +80,13 @@ export class Authorizer {
    */
   async authorizationServerMoved(resourceMetadataUrl: string | undefined): Promise<boolean> {
     const steps = await protocolSteps();
-    const server = await this.serverRecord();
-    const known = server?.authorizationServer?.issuer;
-    if (!server || !known || !server.protectedResource) return false;
-    const ctx = { fetch: this.o.fetch, allowHttp: this.o.allowHttp ?? false };
-    const found = await steps
-      .discoverProtectedResource(this.serverUrl, resourceMetadataUrl ?? server.resourceMetadataUrl, ctx)
-      .catch(() => undefined);
-    return found !== undefined && found.issuer !== known;
+    const ctx = { ...this.context(), discoverProtectedResource: steps.discoverProtectedResource };
+    return authorizationServerMoved(ctx, await this.serverRecord(), resourceMetadataUrl);
+  }
+
+  /** The options with the canonical server URL, as the helper modules take them. */
+  private context() {
+    return { ...this.o, serverUrl: this.serverUrl };
   }
 
   private emit(type: string, detail: Record<string, unknown>) {
@@ -234,22 +180,14 @@ export class Authorizer {
     current: TokenRecord,
   ): Promise<never> {
     this.memo = undefined;
-    const code =
-      err instanceof OAuthError ? err.error : err instanceof ClientError ? err.code : 'network_error';
-    if (code === 'invalid_grant') {
-      // The grant is gone (revoked, expired, or rotated elsewhere): drop tokens, keep the registration.
-      await this.o.store.delete(NS.tokens, key);
-    } else if (code === 'invalid_client' || code === 'unauthorized_client') {
-      // The AS forgot this client: drop it too, so the next login registers again.
-      await this.o.store.delete(NS.tokens, key);
-      if (client.source === 'dcr')
-        await this.o.store.delete(NS.clients, clientKey(this.serverUrl, client.issuer));
-    } else {
-      await this.o.store.set(NS.tokens, key, {
-        ...current,
-        refreshError: { error: code, at: this.o.clock() },
-      });
-    }
+    const code = refreshErrorCode(err);
+    await storeRefreshFailure(this.o.store, this.o.clock, {
+      serverUrl: this.serverUrl,
+      error: code,
+      key,
+      tokens: current,
+      client,
+    });
     const why = err instanceof Error ? err.message : String(err);
     const message = `refreshing the access token for ${this.serverUrl} failed (${why}); a new login is needed`;
     await this.recordError({ code: 'reauth_required', message });
@@ -313,27 +251,8 @@ export class Authorizer {
 
   private async discover(request: AuthorizeRequest): Promise<ServerRecord> {
     const steps = await protocolSteps();
-    const previous = await this.serverRecord();
-    const record = await steps.discoverServerRecord(
-      this.serverUrl,
-      previous,
-      {
-        resourceMetadataUrl: request.resourceMetadataUrl ?? previous?.resourceMetadataUrl,
-        requireS256: this.grantType() === 'authorization_code',
-        now: this.o.clock(),
-      },
-      {
-        fetch: this.o.fetch,
-        allowHttp: this.o.allowHttp ?? false,
-        ...(request.signal ? { signal: request.signal } : {}),
-      },
-    );
-    const from = previous?.authorizationServer?.issuer;
-    const to = record.authorizationServer?.issuer;
-    // C15: the resource moved to another AS; credentials of the old one are never reused.
-    if (from && from !== to) this.o.logger.info({ from, to }, 'authorization server changed');
-    await this.o.store.set(NS.servers, this.serverUrl, record);
-    return record;
+    const ctx = { ...this.context(), discover: steps.discoverServerRecord };
+    return discoverServer(ctx, await this.serverRecord(), request, this.grantType() === 'authorization_code');
   }
 
   private grantType() {
@@ -349,16 +268,9 @@ export class Authorizer {
     try {
       tokens = await this.grant(server, as, scope, request);
     } catch (err) {
-      if (mayReRegister && err instanceof OAuthError && err.error === 'invalid_client') {
-        const stale = await this.o.store.get<ClientRecord>(NS.clients, clientKey(this.serverUrl, as.issuer));
-        if (stale?.source === 'dcr') {
-          this.o.logger.info(
-            { issuer: as.issuer },
-            'the authorization server no longer knows this client; registering again',
-          );
-          await this.o.store.delete(NS.clients, clientKey(this.serverUrl, as.issuer));
-          return this.runAuthorization(request, false);
-        }
+      const invalidClient = err instanceof OAuthError && err.error === 'invalid_client';
+      if (mayReRegister && invalidClient && (await dropDcrClient(this.context(), as.issuer))) {
+        return this.runAuthorization(request, false);
       }
       throw err;
     }
@@ -410,25 +322,12 @@ export class Authorizer {
       throw new ClientError('discovery_failed', `${as.issuer} advertises no authorization_endpoint`);
     const scopes = await this.scopesFor(server, as, request);
     const scope = scopes.length ? scopes.join(' ') : undefined;
-    const client = await this.client(as, request.redirectUri, scope);
+    const { redirectUri } = request;
+    const client = await this.client(as, redirectUri, scope);
     const resource = this.resourceParam(server).resource;
-    const { url, state, codeVerifier } = steps.buildAuthorizationRequest(as, client, {
-      redirectUri: request.redirectUri,
-      scope,
-      resource,
-    });
-    this.emit('authorization_required', { url: url.href });
-    return {
-      url,
-      state,
-      codeVerifier,
-      redirectUri: request.redirectUri,
-      issuer: as.issuer,
-      issRequired: as.authorization_response_iss_parameter_supported === true,
-      clientId: client.clientId,
-      scopes,
-      ...(resource ? { resource } : {}),
-    };
+    const built = steps.buildAuthorizationRequest(as, client, { redirectUri, scope, resource });
+    this.emit('authorization_required', { url: built.url.href });
+    return preparedAuthorization(as, client, { ...built, redirectUri }, scopes, resource);
   }
 
   /**
@@ -439,32 +338,12 @@ export class Authorizer {
   async completeAuthorization(callbackUrl: URL, pending: PreparedAuthorization): Promise<TokenRecord> {
     const steps = await protocolSteps();
     const server = await this.serverRecord();
-    const as = server?.authorizationServer;
-    if (!server || !as || as.issuer !== pending.issuer) {
-      throw new ClientError(
-        'authorization_failed',
-        `the login for ${this.serverUrl} was started at ${pending.issuer}, which is no longer its authorization server; start the login again`,
-      );
-    }
+    assertSameIssuer(this.serverUrl, pending, server);
+    const as = server.authorizationServer;
     const client = await this.o.store.get<ClientRecord>(NS.clients, clientKey(this.serverUrl, as.issuer));
-    if (client?.clientId !== pending.clientId) {
-      throw new ClientError(
-        'authorization_failed',
-        `the client registration for ${this.serverUrl} changed since the login started; start the login again`,
-      );
-    }
-    const tokens = await steps.redeemAuthorizationCode(
-      as,
-      client,
-      {
-        callbackUrl,
-        state: pending.state,
-        codeVerifier: pending.codeVerifier,
-        redirectUri: pending.redirectUri,
-        ...(pending.resource ? { resource: pending.resource } : {}),
-      },
-      await this.grantCtx(as),
-    );
+    assertSameClient(this.serverUrl, pending, client);
+    const redemption = codeRedemption(callbackUrl, pending);
+    const tokens = await steps.redeemAuthorizationCode(as, client, redemption, await this.grantCtx(as));
     await this.saveAuthorization(server, as, tokens, pending.scopes);
     return tokens;
   }
@@ -489,24 +368,7 @@ export class Authorizer {
     scope: string | undefined,
   ) {
     const steps = await protocolSteps();
-    const key = clientKey(this.serverUrl, as.issuer);
-    const stored = await this.o.store.get<ClientRecord>(NS.clients, key);
-    const expired = stored?.clientSecretExpiresAt && stored.clientSecretExpiresAt <= this.o.clock();
-    const configuredId = this.o.registration?.clientId;
-    const usable =
-      stored &&
-      !expired &&
-      (!configuredId || stored.clientId === configuredId) &&
-      (!redirectUri || stored.source !== 'dcr' || stored.redirectUris.includes(redirectUri));
-    if (usable) return stored;
-    const client = await steps.registerClient(as, redirectUri, scope, this.o.registration ?? {}, {
-      fetch: this.o.fetch,
-      allowHttp: this.o.allowHttp ?? false,
-      clock: this.o.clock,
-    });
-    await this.o.store.set(NS.clients, key, client);
-    this.o.logger.info({ issuer: as.issuer, source: client.source }, 'client registration ready');
-    return client;
+    return lookUpClient(as, redirectUri, scope, { ...this.context(), registerClient: steps.registerClient });
   }
 
   private async authorizationCodeGrant(
