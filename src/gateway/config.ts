@@ -68,7 +68,7 @@ export const McpUpstreamConfig = z.union([
   }),
   z.strictObject({
     stdio: z.array(z.string()).min(1),
-    /** Env templates such as `{ "MCP_USER": "{{user.id}}", "TOKEN": "{{upstream.access_token}}" }`. */
+    /** Env templates such as `{ "MCP_USER": "{{user.id}}", "TOKEN_FILE": "{{upstream.access_token_file}}" }`. */
     env: z.record(z.string(), z.string()).optional(),
   }),
 ]);

@@ -1,10 +1,16 @@
 // The stdio upstream's edges, calling the endpoint directly with fetch `Request`s against a small
-// plain-JS child (test/gateway/mcp/stdio-child.mjs) that misbehaves on request.
-import { afterEach, describe, expect, it } from 'vitest';
+// plain-JS child (test/gateway/mcp/stdio-child.mjs) that misbehaves on request, and the upstream
+// token file (`{{upstream.access_token_file}}`) that child reads.
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createStdioUpstream, type StdioUpstreamOptions } from '../../src/gateway/mcp/stdio-upstream.js';
 import type { McpPrincipal } from '../../src/gateway/mcp/types.js';
 import type { Logger } from '../../src/logger.js';
-import { fakePrincipal } from '../gateway/mcp/harness.js';
+import { OAuthError } from '../../src/oauth/errors.js';
+import { eventually, fakePrincipal } from '../gateway/mcp/harness.js';
 
 const CHILD = [process.execPath, 'test/gateway/mcp/stdio-child.mjs'];
 const alice = fakePrincipal('alice');
@@ -251,5 +257,195 @@ describe('stdio session rules', () => {
     await endpoint.close();
     expect(() => process.kill(session!.pid, 0)).toThrow();
     expect((await endpoint.handle(post(initialize), alice)).status).toBe(503);
+  });
+});
+
+/** Alice, whose upstream token the test sets (a string, '' for signed out, or an Error to throw). */
+function rotatingPrincipal(initial: string) {
+  const state: { token: string | Error; reads: number } = { token: initial, reads: 0 };
+  const principal: McpPrincipal = {
+    ...alice,
+    upstreamAccessToken: async () => {
+      state.reads++;
+      if (state.token instanceof Error) throw state.token;
+      return state.token || undefined;
+    },
+  };
+  return { principal, state };
+}
+
+interface TokenView {
+  file: string | null;
+  fromFile: string | null;
+  token: string | null;
+}
+
+async function readToken(
+  endpoint: ReturnType<typeof upstream>['endpoint'],
+  headers: Record<string, string>,
+  principal: McpPrincipal,
+  id: number,
+): Promise<TokenView> {
+  const res = await endpoint.handle(post(call(id, 'token'), headers), principal);
+  expect(res.status).toBe(200);
+  const { result } = (await res.json()) as { result: { content: { text: string }[] } };
+  return JSON.parse(result.content[0]!.text) as TokenView;
+}
+
+const FILE_ENV = { MCP_TOKEN_FILE: '{{upstream.access_token_file}}' };
+const POSIX = process.platform !== 'win32';
+
+describe('stdio upstream token file', () => {
+  // os.tmpdir() follows TMPDIR: token directories land here, where the test can count them.
+  let tmp: string;
+  const savedTmpdir = process.env['TMPDIR'];
+  beforeAll(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'portcullis-test-'));
+    process.env['TMPDIR'] = tmp;
+  });
+  afterAll(async () => {
+    if (savedTmpdir === undefined) delete process.env['TMPDIR'];
+    else process.env['TMPDIR'] = savedTmpdir;
+    await rm(tmp, { recursive: true, force: true });
+  });
+  const tokenDirs = () => readdirSync(tmp).filter((n) => n.startsWith('portcullis-token-'));
+
+  it('gives the child the path of a private file holding the token, rewritten when it changes', async () => {
+    const { endpoint, logger } = upstream({ env: FILE_ENV });
+    const { principal, state } = rotatingPrincipal('token-1');
+    const headers = await open(endpoint, principal);
+    const first = await readToken(endpoint, headers, principal, 1);
+    expect(first).toMatchObject({ fromFile: 'token-1', token: null });
+    const file = first.file!;
+    expect(dirname(dirname(file))).toBe(tmp);
+    if (POSIX) {
+      expect((await stat(dirname(file))).mode & 0o777).toBe(0o700);
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+    }
+    const written = await stat(file);
+
+    // Unchanged: every request asks for the token again, and the file is left as it is.
+    const reads = state.reads;
+    expect((await readToken(endpoint, headers, principal, 2)).fromFile).toBe('token-1');
+    expect(state.reads).toBeGreaterThan(reads);
+    const same = await stat(file);
+    expect([same.ino, same.mtimeMs]).toEqual([written.ino, written.mtimeMs]);
+
+    // Refreshed at the IdP: the next request rewrites the file before the child sees it.
+    state.token = 'token-2';
+    expect(await readToken(endpoint, headers, principal, 3)).toEqual({
+      file,
+      fromFile: 'token-2',
+      token: null,
+    });
+    const rewritten = await stat(file);
+    expect(rewritten.ino).not.toBe(written.ino); // renamed over, not written in place
+    if (POSIX) expect(rewritten.mode & 0o777).toBe(0o600);
+    expect(await readdir(dirname(file))).toEqual(['access_token']);
+
+    // The GET stream refreshes it too.
+    state.token = 'token-3';
+    const get = await endpoint.handle(
+      new Request('http://gateway.test/mcp', { headers: { ...headers, accept: 'text/event-stream' } }),
+      principal,
+    );
+    expect(get.status).toBe(200);
+    await get.body!.cancel();
+    expect(await readFile(file, 'utf8')).toBe('token-3');
+    expect(JSON.stringify(logger.entries)).not.toMatch(/token-[123]/);
+  });
+
+  it('keeps the previous token and serves the request when the token cannot be had later', async () => {
+    const { endpoint, logger } = upstream({ env: FILE_ENV });
+    const { principal, state } = rotatingPrincipal('token-1');
+    const headers = await open(endpoint, principal);
+    state.token = new Error('the IdP is unreachable');
+    expect((await readToken(endpoint, headers, principal, 1)).fromFile).toBe('token-1');
+    state.token = ''; // signed out at the IdP
+    expect((await readToken(endpoint, headers, principal, 2)).fromFile).toBe('token-1');
+    const warnings = logger.entries.filter(
+      (e) => e.level === 'warn' && /could not refresh the upstream token file/.test(e.msg ?? ''),
+    );
+    expect(warnings.length).toBeGreaterThanOrEqual(2);
+    expect(JSON.stringify(logger.entries)).not.toContain('token-1');
+  });
+
+  it('removes the directory when the session ends: DELETE, exit, crash, idle reap, close()', async () => {
+    const { endpoint } = upstream({ env: FILE_ENV });
+    const session = async (id: number) => {
+      const headers = await open(endpoint);
+      const dir = dirname((await readToken(endpoint, headers, alice, id)).file!);
+      expect(existsSync(dir)).toBe(true);
+      const pid = endpoint.sessions().at(-1)!.pid;
+      return { headers, dir, pid };
+    };
+
+    const deleted = await session(1);
+    const del = new Request('http://gateway.test/mcp', { method: 'DELETE', headers: deleted.headers });
+    expect((await endpoint.handle(del, alice)).status).toBe(200);
+    await eventually(() => !existsSync(deleted.dir), 'the token directory to go after DELETE');
+
+    const exited = await session(2);
+    expect((await endpoint.handle(post(call(3, 'exit'), exited.headers), alice)).status).toBe(502);
+    await eventually(() => !existsSync(exited.dir), 'the token directory to go after the child exits');
+
+    const crashed = await session(4);
+    process.kill(crashed.pid, 'SIGKILL');
+    await eventually(() => !existsSync(crashed.dir), 'the token directory to go after a crash');
+
+    const idle = upstream({ env: FILE_ENV, idleTimeoutMs: 200 }).endpoint;
+    const idleHeaders = await open(idle);
+    const idleDir = dirname((await readToken(idle, idleHeaders, alice, 5)).file!);
+    await eventually(() => !existsSync(idleDir), 'the token directory to go after the idle reap');
+
+    const open1 = await session(6);
+    const open2 = await session(7);
+    await endpoint.close();
+    expect(existsSync(open1.dir)).toBe(false);
+    expect(existsSync(open2.dir)).toBe(false);
+    expect(tokenDirs()).toEqual([]);
+  });
+
+  it('leaves no directory behind when a session cannot start, and wants a token to start one', async () => {
+    const { endpoint } = upstream({ env: FILE_ENV, command: ['/nonexistent/mcp-server'] });
+    expect((await endpoint.handle(post(initialize), alice)).status).toBe(502);
+    await eventually(() => tokenDirs().length === 0, 'the unused token directory to go');
+    await endpoint.close();
+    expect(tokenDirs()).toEqual([]);
+
+    const signedOut = fakePrincipal('alice', { upstreamToken: '' });
+    const working = upstream({ env: FILE_ENV }).endpoint;
+    const err = await working.handle(post(initialize), signedOut).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OAuthError); // the gateway's renderer turns it into a 401 challenge
+    expect((err as OAuthError).error).toBe('invalid_token');
+    expect(working.sessions()).toEqual([]);
+    expect(tokenDirs()).toEqual([]);
+  });
+
+  it('changes nothing for templates without the file: no file, and the token fixed at spawn', async () => {
+    const plain = rotatingPrincipal('token-1');
+    const { endpoint } = upstream({ env: { MCP_USER: '{{user.id}}' } });
+    const headers = await open(endpoint, plain.principal);
+    expect(await readToken(endpoint, headers, plain.principal, 1)).toEqual({
+      file: null,
+      fromFile: null,
+      token: null,
+    });
+    expect(plain.state.reads).toBe(0);
+
+    const fixed = rotatingPrincipal('token-1');
+    const old = upstream({ env: { MCP_TOKEN: '{{upstream.access_token}}' } }).endpoint;
+    const oldHeaders = await open(old, fixed.principal);
+    expect((await readToken(old, oldHeaders, fixed.principal, 1)).token).toBe('token-1');
+    fixed.state.token = 'token-2';
+    expect((await readToken(old, oldHeaders, fixed.principal, 2)).token).toBe('token-1');
+    expect(fixed.state.reads).toBe(1); // at spawn only
+    expect(tokenDirs()).toEqual([]);
+  });
+
+  it('still rejects an unknown placeholder when configured', () => {
+    expect(() => upstream({ env: { F: '{{upstream.access_token_file_path}}' } })).toThrow(
+      /unknown placeholder/,
+    );
   });
 });

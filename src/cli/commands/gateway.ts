@@ -46,7 +46,7 @@ export function gatewayCommand(program: Command, cli: Cli): void {
     .option('--upstream <url>', 'the MCP server to front, over Streamable HTTP (instead of a stdio command)')
     .option(
       '--env <NAME=template>',
-      'stdio server environment, repeatable: {{user.id}} {{client.id}} {{scopes}} {{claims.<name>}} {{upstream.access_token}} (--dev sets MCP_USER={{user.id}})',
+      'stdio server environment, repeatable: {{user.id}} {{client.id}} {{scopes}} {{claims.<name>}} {{upstream.access_token}} {{upstream.access_token_file}} (--dev sets MCP_USER={{user.id}})',
       collectEnv,
       [],
     )

@@ -3,7 +3,9 @@
  * side, newline-delimited JSON-RPC on the child's stdin/stdout). The child is spawned without a
  * shell on `initialize`; the gateway mints the `Mcp-Session-Id` and keys the session by user
  * (R18). DELETE, idle timeout and `close()` reap it; a crashed child's session answers 404 so the
- * client re-initializes (T4).
+ * client re-initializes (T4). A template naming `{{upstream.access_token_file}}` gets the user's
+ * upstream token as a file per session, rewritten when the token changes (checked on each request
+ * to the session) and removed when the session ends.
  *
  * 2026-07-28 stateless requests are answered 400 `UnsupportedProtocolVersionError` listing the
  * session revisions: a stdio server needs the `initialize` handshake a stateless request lacks,
@@ -16,6 +18,7 @@ import { nodeChannel, type ResponseChannel, webChannel } from './channel.js';
 import { compileEnvTemplate } from './env-template.js';
 import { type AcceptedTypes, acceptedTypes } from './exchange.js';
 import {
+  INTERNAL_ERROR,
   INVALID_REQUEST,
   isRequest,
   type JsonRpcId,
@@ -28,12 +31,17 @@ import { DEFAULT_MAX_LINE_BYTES } from './ndjson.js';
 import { badGateway, writeNodeError } from './render.js';
 import { type HeaderGetter, protocolEra, SESSION_PROTOCOL_VERSIONS } from './request-metadata.js';
 import { StdioSession } from './stdio-session.js';
+import { TokenFile } from './token-file.js';
 import type { McpEndpoint, McpPrincipal } from './types.js';
+import { requireUpstreamToken } from './upstream-token.js';
 
 export interface StdioUpstreamOptions {
   /** The server command and its arguments; spawned directly, never through a shell. */
   command: string[];
-  /** Extra environment, templated per user: `{{user.id}}`, `{{claims.email}}`, `{{upstream.access_token}}`… */
+  /**
+   * Extra environment, templated per user: `{{user.id}}`, `{{claims.email}}`,
+   * `{{upstream.access_token}}` (fixed at spawn), `{{upstream.access_token_file}}` (kept fresh)…
+   */
   env?: Record<string, string>;
   /** Variables passed through from the gateway's own environment. Default: a minimal safe set. */
   inheritEnv?: string[];
@@ -104,6 +112,10 @@ export function createStdioUpstream(opts: StdioUpstreamOptions): StdioUpstream {
   const sessions = new Map<string, StdioSession>();
   /** Every child not yet exited, including reaped ones still shutting down. */
   const live = new Set<StdioSession>();
+  /** Sessions whose template names `{{upstream.access_token_file}}`, and their files. */
+  const tokenFiles = new Map<StdioSession, TokenFile>();
+  /** Token directories being removed, awaited by `close()`. */
+  const removals = new Set<Promise<void>>();
   let starting = 0;
   const starts = new Set<Promise<unknown>>();
   let closing = false;
@@ -114,7 +126,50 @@ export function createStdioUpstream(opts: StdioUpstreamOptions): StdioUpstream {
     const key = keyOf(session.userId, session.id);
     if (sessions.get(key) === session) sessions.delete(key);
     logger.info({ pid: session.pid, why }, 'reaping MCP session');
+    dropTokenFile(session); // the session is over for its client: its token goes now
     void session.terminate();
+  }
+
+  function dropTokenFile(session: StdioSession): void {
+    const file = tokenFiles.get(session);
+    if (!file) return;
+    tokenFiles.delete(session);
+    discard(file, session.pid);
+  }
+
+  function discard(file: TokenFile, pid?: number): void {
+    const removal = file
+      .remove()
+      .catch((err: unknown) =>
+        logger.warn({ pid, err: (err as Error).message }, 'MCP session token file left behind'),
+      )
+      .finally(() => removals.delete(removal));
+    removals.add(removal);
+  }
+
+  /** Rewrites the session's token file if the user's upstream token changed; never fails the request. */
+  async function refreshTokenFile(session: StdioSession, file: TokenFile, principal: McpPrincipal) {
+    try {
+      await file.update(await requireUpstreamToken(principal));
+    } catch (err) {
+      logger.warn(
+        { pid: session.pid, err: (err as Error).message },
+        'could not refresh the upstream token file; the MCP server keeps the previous token',
+      );
+    }
+  }
+
+  /** `findSession`, after bringing the session's token file up to date when it has one. */
+  async function currentSession(
+    header: HeaderGetter,
+    principal: McpPrincipal,
+    replyId: JsonRpcId | null,
+  ): Promise<StdioSession> {
+    const session = findSession(header, principal, replyId);
+    const file = tokenFiles.get(session);
+    if (!file) return session;
+    await refreshTokenFile(session, file, principal);
+    return findSession(header, principal, replyId); // it may have ended meanwhile
   }
 
   function findSession(
@@ -147,8 +202,10 @@ export function createStdioUpstream(opts: StdioUpstreamOptions): StdioUpstream {
       throw new McpHttpError(429, SERVER_ERROR, 'too many MCP sessions for this user', { id: replyId });
     }
     starting++;
+    let file: TokenFile | undefined;
     try {
-      const env = { ...baseEnv, ...(await renderEnv(principal)) };
+      if (renderEnv.usesTokenFile) file = await createTokenFile(principal, replyId);
+      const env = { ...baseEnv, ...(await renderEnv(principal, file?.path)) };
       const id = randomBytes(32).toString('base64url');
       let session: StdioSession;
       try {
@@ -166,6 +223,7 @@ export function createStdioUpstream(opts: StdioUpstreamOptions): StdioUpstream {
             live.delete(s);
             const key = keyOf(s.userId, s.id);
             if (sessions.get(key) === s) sessions.delete(key);
+            dropTokenFile(s);
           },
           onIdle: (s) => reap(s, 'idle'),
         });
@@ -178,10 +236,27 @@ export function createStdioUpstream(opts: StdioUpstreamOptions): StdioUpstream {
       }
       live.add(session);
       sessions.set(keyOf(principal.userId, id), session);
+      if (file) tokenFiles.set(session, file);
+      file = undefined; // the session owns it now
       logger.info({ pid: session.pid }, 'MCP session started');
       return session;
     } finally {
       starting--;
+      if (file) discard(file); // no child was started
+    }
+  }
+
+  /** The token file a new session's child will read: the token comes first (401 without one). */
+  async function createTokenFile(principal: McpPrincipal, replyId: JsonRpcId | null): Promise<TokenFile> {
+    const token = await requireUpstreamToken(principal);
+    try {
+      return await TokenFile.create(token);
+    } catch (err) {
+      logger.error({ err: (err as Error).message }, 'could not create the MCP session token file');
+      throw new McpHttpError(500, INTERNAL_ERROR, 'the MCP session could not be prepared', {
+        cause: err,
+        id: replyId,
+      });
     }
   }
 
@@ -209,7 +284,7 @@ export function createStdioUpstream(opts: StdioUpstreamOptions): StdioUpstream {
     if (method === 'GET') {
       if (!accept.sse)
         throw new McpHttpError(406, SERVER_ERROR, 'Not Acceptable: GET needs text/event-stream');
-      findSession(header, principal, null).listen(channel);
+      (await currentSession(header, principal, null)).listen(channel);
       return;
     }
     if (method === 'DELETE') {
@@ -239,7 +314,8 @@ export function createStdioUpstream(opts: StdioUpstreamOptions): StdioUpstream {
     const body = parseJsonRpcBody(await readBody(maxBodyBytes));
     const init = body.messages.some((m) => isRequest(m) && m.method === 'initialize');
     if (!init) {
-      findSession(header, principal, body.replyId).post(body.messages, body.batch, channel, accept);
+      const session = await currentSession(header, principal, body.replyId);
+      session.post(body.messages, body.batch, channel, accept);
       return;
     }
     if (body.messages.length > 1) {
@@ -300,6 +376,7 @@ export function createStdioUpstream(opts: StdioUpstreamOptions): StdioUpstream {
       for (const s of sessions.values()) reap(s, 'shutdown');
       await Promise.allSettled([...starts]);
       await Promise.all([...live].map((s) => s.terminate()));
+      await Promise.all([...removals]);
     },
   };
 }

@@ -31,6 +31,23 @@ describe('stdio env templates', () => {
       /unknown placeholder \{\{user.password\}\}/,
     );
     expect(() => compileEnvTemplate({ 'A=B': 'x' })).toThrow(/not a valid variable name/);
+    expect(() => compileEnvTemplate({ F: '{{upstream.access_token_path}}' })).toThrow(
+      /unknown placeholder \{\{upstream.access_token_path\}\}/,
+    );
+  });
+
+  it("renders {{upstream.access_token_file}} as the session's file path, without reading the token", async () => {
+    let asked = 0;
+    const p = { ...fakePrincipal('alice'), upstreamAccessToken: async () => String(++asked) };
+    const render = compileEnvTemplate({ F: '{{ upstream.access_token_file }}', U: '{{user.id}}' });
+    expect(render.usesTokenFile).toBe(true);
+    expect(await render(p, '/tmp/portcullis-token-x/access_token')).toEqual({
+      F: '/tmp/portcullis-token-x/access_token',
+      U: 'alice',
+    });
+    expect(asked).toBe(0); // the caller writes the file; the template only names it
+    await expect(render(p)).rejects.toThrow(/needs the session token file/);
+    expect(compileEnvTemplate({ T: '{{upstream.access_token}}' }).usesTokenFile).toBe(false);
   });
 
   it('asks the user to sign in again when the upstream token is gone', async () => {

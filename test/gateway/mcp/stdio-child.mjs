@@ -1,6 +1,8 @@
 // A deliberately small, misbehaving-on-request stdio MCP server for the gateway's edge tests:
 // answers initialize and a few tools/call names, and on request writes to stderr, writes a
-// non-JSON line, answers out of order, or exits before answering. Plain JS: starts fast.
+// non-JSON line, answers out of order, or exits before answering, or reads its upstream token
+// (the file named by $MCP_TOKEN_FILE, and $MCP_TOKEN). Plain JS: starts fast.
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 const send = (m) => process.stdout.write(`${JSON.stringify(m)}\n`);
@@ -22,7 +24,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     return;
   }
   if (m.method === 'tools/list') {
-    const names = ['stderr', 'noise', 'exit', 'last-words', 'env', 'big', 'notify'];
+    const names = ['stderr', 'noise', 'exit', 'last-words', 'env', 'big', 'notify', 'token'];
     send({
       jsonrpc: '2.0',
       id: m.id,
@@ -50,6 +52,10 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   } else if (name === 'notify') {
     send({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'unrelated' } });
     text(m.id, 'notified');
+  } else if (name === 'token') {
+    const file = process.env.MCP_TOKEN_FILE ?? null;
+    const fromFile = file === null ? null : readFileSync(file, 'utf8');
+    text(m.id, JSON.stringify({ file, fromFile, token: process.env.MCP_TOKEN ?? null }));
   }
 });
 process.stdin.on('end', () => process.exit(0));
