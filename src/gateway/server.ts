@@ -130,8 +130,9 @@ async function serve(gateway: Gateway, req: IncomingMessage, res: ServerResponse
       req.resume();
       return writeResponse(res, admission.response, false);
     }
-    // R14/R15: the client's token goes no further.
+    // R14/R15: the client's token goes no further, in the parsed headers or the raw ones.
     delete req.headers.authorization;
+    withoutRawAuthorization(req.rawHeaders);
     if (target.includes('?')) {
       const url = new URL(target, 'http://gateway.invalid');
       if (url.searchParams.has('access_token')) {
@@ -199,6 +200,13 @@ function rawPath(target: string | undefined): string | undefined {
   if (target === undefined || target[0] !== '/') return undefined;
   const q = target.indexOf('?');
   return q === -1 ? target : target.slice(0, q);
+}
+
+/** Removes every `Authorization` pair from node's flat `rawHeaders` list, in place. */
+function withoutRawAuthorization(raw: string[]): void {
+  for (let i = raw.length - 2; i >= 0; i -= 2) {
+    if (raw[i]!.length === 13 && raw[i]!.toLowerCase() === 'authorization') raw.splice(i, 2);
+  }
 }
 
 /** Request headers as the endpoints read them (`HeaderSource`), straight from node:http. */

@@ -84,6 +84,36 @@ describe('upstream logins: the fresh access token per login', () => {
     expect(await t.memory.get(LOGINS_NS, id)).toBeUndefined();
   });
 
+  it('does not remember a read that spanned a delete of the login', async () => {
+    const clock = testClock();
+    const memory = createMemoryStore({ clock: clock.now });
+    let release: (() => void) | undefined;
+    const gated: Store = {
+      ...memory,
+      get: async <T>(ns: string, key: string) => {
+        const value = await memory.get<T>(ns, key);
+        if (release === undefined) await new Promise<void>((resolve) => (release = resolve));
+        return value;
+      },
+    };
+    const logins = new UpstreamLogins({
+      store: gated,
+      clock: clock.now,
+      provider: refreshingProvider(clock.now).provider,
+      skewSeconds: 60,
+      ttlSeconds: 3600,
+      cacheSeconds: 60,
+      logger: silentLogger,
+    });
+    const id = await logins.save({ accessToken: 'at-1', expiresAt: clock.now() + 300_000 });
+    const reading = logins.accessToken(id); // has read the login; held until the delete is done
+    await new Promise((resolve) => setImmediate(resolve));
+    await logins.delete(id);
+    release!();
+    expect(await reading).toBe('at-1');
+    expect(await logins.accessToken(id)).toBeUndefined();
+  });
+
   it('reads the store every time when the cache is off', async () => {
     const t = setup(0);
     const id = await t.logins.save({ accessToken: 'at-1', expiresAt: t.clock.now() + 300_000 });

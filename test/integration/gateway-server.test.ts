@@ -92,6 +92,46 @@ describe('startGatewayServer', () => {
     await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
   });
 
+  it("hands a custom node:http MCP side neither the client's token nor its raw header", async () => {
+    const seen: Array<{ headers: Record<string, unknown>; raw: string[]; url: string | undefined }> = [];
+    const endpoint: McpEndpoint = {
+      handle: async () => new Response(null, { status: 500 }), // the node fast path is taken instead
+      async handleNode(req, res) {
+        seen.push({ headers: { ...req.headers }, raw: [...req.rawHeaders], url: req.url });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      },
+      async close() {},
+    };
+    let gatewayRef: ReturnType<typeof createGateway> | undefined;
+    const server = await startGatewayServer(() => gatewayRef);
+    running = server;
+    const gateway = createGateway(
+      { issuer: server.url, dev: true, upstream: { type: 'dev', users: [{ username: 'demo' }] } },
+      { mcpEndpoint: endpoint, encryptionKey: randomBytes(32) },
+    );
+    gatewayRef = gateway;
+    const { tokens } = await gateway.internals.ctx.grants.issue({
+      clientId: 'static',
+      userId: 'demo',
+      scopes: ['mcp'],
+      resource: gateway.config.resource,
+      claims: { sub: 'demo' },
+      withRefreshToken: false,
+    });
+    const token = tokens.access_token;
+    const response = await fetch(`${gateway.config.resource}?access_token=${token}&keep=1`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
+    });
+    expect(response.status).toBe(200);
+    expect(seen).toHaveLength(1);
+    expect(JSON.stringify(seen[0])).not.toContain(token);
+    expect(seen[0]!.headers['authorization']).toBeUndefined();
+    expect(seen[0]!.raw.map((h) => h.toLowerCase())).not.toContain('authorization');
+    expect(seen[0]!.url).toBe('/mcp?keep=1');
+  });
+
   it('refuses an oversized body on an AS endpoint with 413 before reading it all', async () => {
     const { server } = await setup();
     const response = await fetch(`${server.url}/register`, {

@@ -34,6 +34,8 @@ const MAX_REMEMBERED = 10_000;
 export class UpstreamLogins {
   /** Fresh access tokens recently read, per login: an MCP request costs no store read and decrypt. */
   readonly #recent = new Map<string, { token: string; until: number }>();
+  /** Bumped by every write or delete: a read that spanned one is not remembered. */
+  #epoch = 0;
 
   constructor(private readonly o: UpstreamLoginsOptions) {}
 
@@ -51,9 +53,10 @@ export class UpstreamLogins {
   async accessToken(loginId: string): Promise<string | undefined> {
     const recent = this.#recent.get(loginId);
     if (recent && recent.until > this.o.clock()) return recent.token;
+    const epoch = this.#epoch;
     const cached = await this.#read(loginId);
     if (!cached) return undefined;
-    if (!this.#stale(cached)) return this.#remember(loginId, cached);
+    if (!this.#stale(cached)) return this.#remember(loginId, cached, epoch);
     const refresh = this.o.provider.refresh?.bind(this.o.provider);
     if (!refresh || !cached.refreshToken)
       return cached.expiresAt !== undefined && cached.expiresAt > this.o.clock()
@@ -62,12 +65,12 @@ export class UpstreamLogins {
     return this.o.store.withLock(LOGINS_NS, loginId, async () => {
       const current = await this.#read(loginId);
       if (!current) return undefined;
-      if (!this.#stale(current)) return this.#remember(loginId, current); // someone else refreshed
+      if (!this.#stale(current)) return this.#remember(loginId, current, epoch); // someone else refreshed
       try {
         const next = await refresh(current);
         await this.#write(loginId, next);
         this.o.logger.debug({ loginId }, 'upstream token refreshed');
-        return this.#remember(loginId, next);
+        return this.#remember(loginId, next, this.#epoch);
       } catch (err) {
         this.o.logger.warn({ err, loginId }, 'upstream token refresh failed');
         // Still valid for a moment: use it; expired: there is no usable upstream token.
@@ -79,13 +82,21 @@ export class UpstreamLogins {
   }
 
   async delete(loginId: string): Promise<void> {
-    this.#recent.delete(loginId);
-    await this.o.store.delete(LOGINS_NS, loginId);
+    try {
+      await this.o.store.delete(LOGINS_NS, loginId);
+    } finally {
+      this.#forget(loginId);
+    }
   }
 
-  #remember(loginId: string, tokens: UpstreamTokens): string {
+  #forget(loginId: string): void {
+    this.#epoch++;
+    this.#recent.delete(loginId);
+  }
+
+  #remember(loginId: string, tokens: UpstreamTokens, epoch: number): string {
     const ms = (this.o.cacheSeconds ?? 0) * 1000;
-    if (ms <= 0) return tokens.accessToken;
+    if (ms <= 0 || epoch !== this.#epoch) return tokens.accessToken;
     const now = this.o.clock();
     const refreshAt =
       tokens.expiresAt === undefined
@@ -111,7 +122,10 @@ export class UpstreamLogins {
   }
 
   async #write(loginId: string, tokens: UpstreamTokens): Promise<void> {
-    this.#recent.delete(loginId);
-    await this.o.store.set(LOGINS_NS, loginId, tokens, { ttlSeconds: this.o.ttlSeconds });
+    try {
+      await this.o.store.set(LOGINS_NS, loginId, tokens, { ttlSeconds: this.o.ttlSeconds });
+    } finally {
+      this.#forget(loginId);
+    }
   }
 }
