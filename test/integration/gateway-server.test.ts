@@ -39,14 +39,14 @@ afterEach(async () => {
   running = undefined;
 });
 
-async function setup() {
-  const mcp = streamingEndpoint();
+/** The gateway's own server in front of `endpoint`, and an access token for it. */
+async function serveGateway(endpoint: McpEndpoint) {
   let gatewayRef: ReturnType<typeof createGateway> | undefined;
   const server = await startGatewayServer(() => gatewayRef);
   running = server;
   const gateway = createGateway(
     { issuer: server.url, dev: true, upstream: { type: 'dev', users: [{ username: 'demo' }] } },
-    { mcpEndpoint: mcp.endpoint, encryptionKey: randomBytes(32) },
+    { mcpEndpoint: endpoint, encryptionKey: randomBytes(32) },
   );
   gatewayRef = gateway;
   // A grant straight from the token model: this test is about the server, not the flow.
@@ -58,7 +58,12 @@ async function setup() {
     claims: { sub: 'demo' },
     withRefreshToken: false,
   });
-  return { server, gateway, mcp, token: tokens.access_token };
+  return { server, gateway, token: tokens.access_token };
+}
+
+async function setup() {
+  const mcp = streamingEndpoint();
+  return { ...(await serveGateway(mcp.endpoint)), mcp };
 }
 
 describe('startGatewayServer', () => {
@@ -102,23 +107,7 @@ describe('startGatewayServer', () => {
       },
       async close() {},
     };
-    let gatewayRef: ReturnType<typeof createGateway> | undefined;
-    const server = await startGatewayServer(() => gatewayRef);
-    running = server;
-    const gateway = createGateway(
-      { issuer: server.url, dev: true, upstream: { type: 'dev', users: [{ username: 'demo' }] } },
-      { mcpEndpoint: endpoint, encryptionKey: randomBytes(32) },
-    );
-    gatewayRef = gateway;
-    const { tokens } = await gateway.internals.ctx.grants.issue({
-      clientId: 'static',
-      userId: 'demo',
-      scopes: ['mcp'],
-      resource: gateway.config.resource,
-      claims: { sub: 'demo' },
-      withRefreshToken: false,
-    });
-    const token = tokens.access_token;
+    const { gateway, token } = await serveGateway(endpoint);
     const response = await fetch(`${gateway.config.resource}?access_token=${token}&keep=1`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${token}`, 'content-type': 'application/json' },
