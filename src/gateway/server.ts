@@ -118,9 +118,9 @@ async function serve(gateway: Gateway, req: IncomingMessage, res: ServerResponse
   }
   const { ctx, door } = gateway.internals;
   const target = req.url ?? '/';
-  const fast = ctx.mcp?.handleNode?.bind(ctx.mcp);
+  const mcp = ctx.mcp;
   // The hot MCP path is matched on the raw target; anything unusual goes the general way below.
-  if (fast && req.method !== 'OPTIONS' && rawPath(target) === gateway.config.mcpPath) {
+  if (mcp?.handleNode && req.method !== 'OPTIONS' && rawPath(target) === gateway.config.mcpPath) {
     const admission = await admitMcpRequest(
       { origin: req.headers.origin, host: req.headers.host, authorization: req.headers.authorization },
       ctx,
@@ -142,7 +142,7 @@ async function serve(gateway: Gateway, req: IncomingMessage, res: ServerResponse
     }
     for (const name in admission.cors) res.setHeader(name, admission.cors[name]!);
     try {
-      await fast(req, res, admission.principal);
+      await mcp.handleNode(req, res, admission.principal);
     } catch (err) {
       if (res.headersSent) throw err;
       if (err instanceof McpHttpError) writeNodeError(res, err);

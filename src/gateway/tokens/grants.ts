@@ -10,7 +10,7 @@
  */
 import { OAuthError } from '../../oauth/errors.js';
 import { type Store, updateEntry } from '../../store/store.js';
-import { AccessTokenCache } from './access-cache.js';
+import { RecentCache } from '../recent-cache.js';
 import {
   hashToken,
   newAccessToken,
@@ -103,10 +103,10 @@ export interface AccessTokenGranted {
 export type AccessTokenCheck = AccessTokenGranted | { ok: false; reason: 'unknown' | 'expired' | 'audience' };
 
 export class Grants {
-  readonly #verified: AccessTokenCache<AccessTokenGranted>;
+  readonly #verified: RecentCache<AccessTokenGranted>;
 
   constructor(private readonly o: GrantsOptions) {
-    this.#verified = new AccessTokenCache(o.accessTokenCacheSeconds ?? 0);
+    this.#verified = new RecentCache(o.accessTokenCacheSeconds ?? 0);
   }
 
   /** Creates a grant and its first tokens (authorization_code grant, OAuth 2.1 §4.1.3). */
@@ -321,7 +321,7 @@ export class Grants {
     try {
       return await write();
     } finally {
-      this.#verified.forgetGrant(grantId);
+      this.#verified.forget(grantId);
     }
   }
 

@@ -8,6 +8,7 @@
 import type { Logger } from '../../logger.js';
 import { randomToken } from '../../oauth/pkce.js';
 import type { Store } from '../../store/store.js';
+import { RecentCache } from '../recent-cache.js';
 import type { UpstreamIdentityProvider, UpstreamTokens } from './types.js';
 
 export const LOGINS_NS = 'gateway:upstream-logins';
@@ -29,15 +30,13 @@ export interface UpstreamLoginsOptions {
   logger: Logger;
 }
 
-const MAX_REMEMBERED = 10_000;
-
 export class UpstreamLogins {
   /** Fresh access tokens recently read, per login: an MCP request costs no store read and decrypt. */
-  readonly #recent = new Map<string, { token: string; until: number }>();
-  /** Bumped by every write or delete: a read that spanned one is not remembered. */
-  #epoch = 0;
+  readonly #recent: RecentCache<{ token: string; expiresAt: number }>;
 
-  constructor(private readonly o: UpstreamLoginsOptions) {}
+  constructor(private readonly o: UpstreamLoginsOptions) {
+    this.#recent = new RecentCache(o.cacheSeconds ?? 0);
+  }
 
   /** Stores the tokens of a fresh upstream sign-in; returns the login id. */
   async save(tokens: UpstreamTokens): Promise<string> {
@@ -51,9 +50,9 @@ export class UpstreamLogins {
    * `skewSeconds` of expiry (concurrent callers share one refresh; replicas re-read after the lock).
    */
   async accessToken(loginId: string): Promise<string | undefined> {
-    const recent = this.#recent.get(loginId);
-    if (recent && recent.until > this.o.clock()) return recent.token;
-    const epoch = this.#epoch;
+    const recent = this.#recent.get(loginId, this.o.clock());
+    if (recent) return recent.token;
+    const epoch = this.#recent.epoch; // a write or delete while we read: not remembered
     const cached = await this.#read(loginId);
     if (!cached) return undefined;
     if (!this.#stale(cached)) return this.#remember(loginId, cached, epoch);
@@ -70,7 +69,7 @@ export class UpstreamLogins {
         const next = await refresh(current);
         await this.#write(loginId, next);
         this.o.logger.debug({ loginId }, 'upstream token refreshed');
-        return this.#remember(loginId, next, this.#epoch);
+        return this.#remember(loginId, next, this.#recent.epoch);
       } catch (err) {
         this.o.logger.warn({ err, loginId }, 'upstream token refresh failed');
         // Still valid for a moment: use it; expired: there is no usable upstream token.
@@ -85,25 +84,18 @@ export class UpstreamLogins {
     try {
       await this.o.store.delete(LOGINS_NS, loginId);
     } finally {
-      this.#forget(loginId);
+      this.#recent.forget(loginId);
     }
   }
 
-  #forget(loginId: string): void {
-    this.#epoch++;
-    this.#recent.delete(loginId);
-  }
-
+  /** Remembers a fresh token, never into its refresh window; returns it. */
   #remember(loginId: string, tokens: UpstreamTokens, epoch: number): string {
-    const ms = (this.o.cacheSeconds ?? 0) * 1000;
-    if (ms <= 0 || epoch !== this.#epoch) return tokens.accessToken;
-    const now = this.o.clock();
     const refreshAt =
       tokens.expiresAt === undefined
         ? Number.POSITIVE_INFINITY
         : tokens.expiresAt - this.o.skewSeconds * 1000;
-    if (this.#recent.size >= MAX_REMEMBERED) this.#recent.delete(this.#recent.keys().next().value as string);
-    this.#recent.set(loginId, { token: tokens.accessToken, until: Math.min(now + ms, refreshAt) });
+    const value = { token: tokens.accessToken, expiresAt: refreshAt };
+    this.#recent.set(loginId, loginId, value, this.o.clock(), epoch);
     return tokens.accessToken;
   }
 
@@ -125,7 +117,7 @@ export class UpstreamLogins {
     try {
       await this.o.store.set(LOGINS_NS, loginId, tokens, { ttlSeconds: this.o.ttlSeconds });
     } finally {
-      this.#forget(loginId);
+      this.#recent.forget(loginId);
     }
   }
 }
