@@ -8,7 +8,7 @@ import { GRANTS_NS, type GrantRecord, Grants } from '../../src/gateway/tokens/gr
 import { createMemoryStore } from '../../src/store/memory.js';
 import { createSqliteStore } from '../../src/store/sqlite.js';
 import type { Store } from '../../src/store/store.js';
-import { testClock } from './helpers.js';
+import { heldFirstRead, testClock } from './helpers.js';
 
 /** Wraps a store and counts calls per verb. */
 function countingStore(inner: Store) {
@@ -217,25 +217,13 @@ describe('remembered access tokens (docs/decisions/0021)', () => {
   });
 
   it('does not remember a check whose store read spanned a revocation', async () => {
-    const memory = createMemoryStore();
-    let release: (() => void) | undefined;
-    const slow: Store = {
-      ...memory,
-      get: async <T>(ns: string, key: string) => {
-        const value = await memory.get<T>(ns, key);
-        if (release === undefined) await new Promise<void>((resolve) => (release = resolve));
-        return value;
-      },
-      set: memory.set.bind(memory),
-      delete: memory.delete.bind(memory),
-      withLock: memory.withLock.bind(memory),
-    };
+    const { store: slow, release } = heldFirstRead(createMemoryStore());
     const grants = grantsFor(slow, testClock(), 60);
     const { tokens, grant } = await grants.issue(NEW_GRANT);
     const pending = grants.verifyAccessToken(tokens.access_token, RESOURCE); // reads the live grant
     await new Promise((resolve) => setImmediate(resolve));
     await grants.revoke(grant.id);
-    release!();
+    release();
     expect((await pending).ok).toBe(true); // it read the store before the revocation landed
     expect((await grants.verifyAccessToken(tokens.access_token, RESOURCE)).ok).toBe(false);
   });

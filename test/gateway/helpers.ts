@@ -30,6 +30,23 @@ export function testClock(start = Date.UTC(2026, 0, 15, 12)): TestClock {
   };
 }
 
+/**
+ * `inner` with its first `get` held after reading, until `release()`: lets a test land a write
+ * while a read that already saw the old value is still in flight.
+ */
+export function heldFirstRead(inner: Store): { store: Store; release: () => void } {
+  let release: (() => void) | undefined;
+  const store: Store = {
+    ...inner,
+    get: async <T>(ns: string, key: string) => {
+      const value = await inner.get<T>(ns, key);
+      if (release === undefined) await new Promise<void>((resolve) => (release = resolve));
+      return value;
+    },
+  };
+  return { store, release: () => release!() };
+}
+
 export interface RecordedMcpCall {
   url: string;
   method: string;

@@ -4,7 +4,7 @@ import type { UpstreamIdentityProvider, UpstreamTokens } from '../../src/gateway
 import { silentLogger } from '../../src/logger.js';
 import { createMemoryStore } from '../../src/store/memory.js';
 import type { Store } from '../../src/store/store.js';
-import { testClock } from './helpers.js';
+import { heldFirstRead, testClock } from './helpers.js';
 
 /** A provider stub: only `refresh` is used by UpstreamLogins (a unit test of that one module). */
 function refreshingProvider(clock: () => number) {
@@ -87,15 +87,7 @@ describe('upstream logins: the fresh access token per login', () => {
   it('does not remember a read that spanned a delete of the login', async () => {
     const clock = testClock();
     const memory = createMemoryStore({ clock: clock.now });
-    let release: (() => void) | undefined;
-    const gated: Store = {
-      ...memory,
-      get: async <T>(ns: string, key: string) => {
-        const value = await memory.get<T>(ns, key);
-        if (release === undefined) await new Promise<void>((resolve) => (release = resolve));
-        return value;
-      },
-    };
+    const { store: gated, release } = heldFirstRead(memory);
     const logins = new UpstreamLogins({
       store: gated,
       clock: clock.now,
@@ -109,7 +101,7 @@ describe('upstream logins: the fresh access token per login', () => {
     const reading = logins.accessToken(id); // has read the login; held until the delete is done
     await new Promise((resolve) => setImmediate(resolve));
     await logins.delete(id);
-    release!();
+    release();
     expect(await reading).toBe('at-1');
     expect(await logins.accessToken(id)).toBeUndefined();
   });
