@@ -1,9 +1,27 @@
-// A lean MCP load generator on node:http: per worker one 2025-11-25 session (initialize +
+// A lean MCP load generator: per worker one 2025-11-25 session (initialize +
 // notifications/initialized), then back-to-back `tools/call echo` POSTs, each response read to
-// the end and checked. Lean on purpose: the SDK client's own CPU would hide the proxy's.
+// the end and checked. Lean on purpose: on a 2-core VM the load generator's own CPU competes
+// with the proxy and the server it measures. Two clients:
+//   lean      (default) one keep-alive connection per worker, the request head built once and
+//             written in one syscall, the response read by a small HTTP/1.1 parser — the way
+//             autocannon and wrk work (here the gateway's own upstream client, from src/);
+//   node-http node:http `request` on a keep-alive agent, as earlier results were measured.
 import * as http from 'node:http';
+import {
+  createUpstreamConnections,
+  type UpstreamConnections,
+} from '../../src/gateway/mcp/upstream-connections.js';
+
+export type LoadClient = 'lean' | 'node-http';
+let client: LoadClient = 'lean';
+
+/** Picks the load generator's HTTP client for every later call. */
+export function useClient(which: LoadClient): void {
+  client = which;
+}
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+const pools = new Map<string, UpstreamConnections>();
 
 interface Reply {
   status: number;
@@ -11,7 +29,50 @@ interface Reply {
   body: string;
 }
 
-function post(url: URL, headers: Record<string, string>, body: string, retry = true): Promise<Reply> {
+function post(url: URL, headers: Record<string, string>, body: string): Promise<Reply> {
+  return client === 'lean' ? leanPost(url, headers, body) : nodePost(url, headers, body);
+}
+
+function leanPost(url: URL, headers: Record<string, string>, body: string): Promise<Reply> {
+  let pool = pools.get(url.origin);
+  if (!pool) {
+    pool = createUpstreamConnections({ url });
+    pools.set(url.origin, pool);
+  }
+  const payload = Buffer.from(body);
+  const flat = [
+    'host',
+    url.host,
+    'content-type',
+    'application/json',
+    'accept',
+    'application/json, text/event-stream',
+  ];
+  for (const name in headers) flat.push(name, headers[name]!);
+  flat.push('content-length', String(payload.length));
+  return new Promise((resolve, reject) => {
+    let status = 0;
+    let sessionId: string | undefined;
+    const chunks: Buffer[] = [];
+    pool.request(
+      { method: 'POST', path: url.pathname, headers: flat, body: payload },
+      {
+        response(head) {
+          status = head.status;
+          const i = head.headers.indexOf('mcp-session-id');
+          if (i >= 0 && i % 2 === 0) sessionId = head.headers[i + 1];
+        },
+        data(chunk) {
+          chunks.push(Buffer.from(chunk)); // a copy: the view is into the socket's read buffer
+        },
+        end: () => resolve({ status, sessionId, body: Buffer.concat(chunks).toString('utf8') }),
+        error: reject,
+      },
+    );
+  });
+}
+
+function nodePost(url: URL, headers: Record<string, string>, body: string, retry = true): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
@@ -47,7 +108,7 @@ function post(url: URL, headers: Record<string, string>, body: string, retry = t
     req.on('error', (err: NodeJS.ErrnoException) => {
       // A server closed an idle keep-alive socket as it was reused (between rounds): resend once.
       if (retry && req.reusedSocket && err.code === 'ECONNRESET')
-        post(url, headers, body, false).then(resolve, reject);
+        nodePost(url, headers, body, false).then(resolve, reject);
       else reject(err);
     });
     req.end(body);

@@ -1,6 +1,6 @@
 // Gateway MCP-side benchmark: `tools/call echo` through each front end, side by side in one run.
 //   node --import tsx bench/gateway/run.ts [--calls 1000] [--warmup 1000] [--rounds 10] [--concurrency 16]
-//                                           [--upstream sdk|trivial]
+//                                           [--upstream sdk|trivial] [--client lean|node-http]
 // Variants: direct to the SDK upstream; the real gateway (its own server, bearer check against
 // SQLite, then the proxy); portcullis (a Map-based opaque-token check + handleNode);
 // portcullis-fetch (same, through the fetch-style handle); http-proxy (static bearer check);
@@ -13,7 +13,15 @@ import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { bundleServers } from './bundle.js';
-import { openSessions, percentile, type RunResult, runEcho, type Session, type Target } from './load.js';
+import {
+  openSessions,
+  percentile,
+  type RunResult,
+  runEcho,
+  type Session,
+  type Target,
+  useClient,
+} from './load.js';
 
 const { values: args } = parseArgs({
   // node:util parseArgs: the options below, nothing else.
@@ -23,8 +31,11 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '16' },
     upstream: { type: 'string', default: 'sdk' },
+    client: { type: 'string', default: 'lean' },
   },
 });
+if (args.client !== 'lean' && args.client !== 'node-http') throw new Error('--client is lean or node-http');
+useClient(args.client);
 const calls = Number(args.calls);
 const warmup = Number(args.warmup);
 const rounds = Number(args.rounds);
@@ -177,7 +188,7 @@ const header = [
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
 console.log(
-  `\ntools/call echo, concurrency ${concurrency}, ${rounds} rounds × ${calls} calls per variant (+${warmup} warm-up); ` +
+  `\ntools/call echo, ${args.client} load client, concurrency ${concurrency}, ${rounds} rounds × ${calls} calls per variant (+${warmup} warm-up); ` +
     'req/s, ratio and CPU are medians over rounds, latencies over all calls; ' +
     `${cpus().length} CPUs, node ${process.version}, ${((Date.now() - t0) / 1000).toFixed(0)} s, ` +
     `load average ${loadavg()[0]!.toFixed(1)}\n`,

@@ -1,20 +1,21 @@
 /**
  * HTTP upstream: a streaming reverse proxy from the gateway's MCP path to an HTTP MCP server
- * (Streamable HTTP: POST answered as JSON or SSE, GET streams, DELETE). Responses are piped chunk
- * by chunk, never buffered. The upstream leg is node:http `request` on a keep-alive agent (the
- * issue measured `fetch` there at 3.5× the CPU). See docs/decisions/0020-gateway-proxy.md.
+ * (Streamable HTTP: POST answered as JSON or SSE, GET streams, DELETE). Responses are relayed
+ * chunk by chunk, never buffered. The upstream leg is the gateway's own HTTP/1.1 client on
+ * keep-alive connections (`upstream-connections.ts`). See docs/decisions/0020-gateway-proxy.md
+ * and 0022-gateway-upstream-http1.md.
  */
-import * as http from 'node:http';
-import * as https from 'node:https';
 import { type Logger, silentLogger } from '../../logger.js';
 import { DEFAULT_MAX_BODY_BYTES, parseJsonRpcBody, readNodeBody, readWebBody } from './body.js';
 import { forwardableResponseHeaders, identityHeaders, requestHeaderFilter } from './headers.js';
+import type { ResponseHead } from './http1-response.js';
 import { type JsonRpcId, McpHttpError, SERVER_ERROR, SESSION_NOT_FOUND } from './jsonrpc.js';
-import { isNullBodyStatus, relay, toHeaderPairs, toWebStream } from './node-stream.js';
 import { badGateway, errorToResponse, writeNodeError } from './render.js';
 import { type HeaderGetter, protocolEra, validateStatelessMetadata } from './request-metadata.js';
+import { NodeRelay, type Relay, type Translate, WebRelay } from './response-relay.js';
 import { createSessionBinding } from './session-binding.js';
 import type { McpEndpoint, McpPrincipal } from './types.js';
+import { createUpstreamConnections, type UpstreamTlsOptions } from './upstream-connections.js';
 import { requireUpstreamToken } from './upstream-token.js';
 
 export interface HttpUpstreamOptions {
@@ -31,8 +32,10 @@ export interface HttpUpstreamOptions {
   identityHeaders?: boolean;
   /** Extra request headers to pass through besides the MCP ones (never Authorization or Cookie). */
   forwardHeaders?: string[];
-  /** Agent for the upstream leg; default a keep-alive agent owned (and closed) by the endpoint. */
-  agent?: http.Agent;
+  /** TLS settings for an https upstream: a private CA, a client certificate. */
+  tls?: UpstreamTlsOptions;
+  /** Idle keep-alive connections kept to the upstream. Default 256. */
+  maxIdleConnections?: number;
   /** POST body limit (413 beyond it). Default 4 MiB. */
   maxBodyBytes?: number;
   /** Bind upstream session ids to the user who created them (R18). Default true. */
@@ -46,7 +49,7 @@ export interface HttpUpstreamOptions {
 
 interface Prepared {
   method: string;
-  /** Flat `name, value, …`: node:http writes it as is, without a per-header `setHeader`. */
+  /** Flat `name, value, …`, written as the request head. */
   headers: string[];
   body: Buffer | undefined;
   userId: string;
@@ -80,24 +83,20 @@ export function createHttpUpstream(opts: HttpUpstreamOptions): McpEndpoint {
   const sendIdentity = opts.identityHeaders ?? true;
   const binding = (opts.bindSessions ?? true) ? createSessionBinding(opts.sessionSecret) : undefined;
   const drainTimeoutMs = opts.drainTimeoutMs ?? 5000;
-  const requestFn = url.protocol === 'https:' ? https.request : http.request;
-  const ownAgent = opts.agent
-    ? undefined
-    : new (url.protocol === 'https:' ? https.Agent : http.Agent)({
-        keepAlive: true,
-        scheduling: 'lifo',
-        noDelay: true,
-      });
+  const connections = createUpstreamConnections({ url, tls: opts.tls, maxIdle: opts.maxIdleConnections });
   // URL getters are not free: read once, not per request.
-  const { protocol, host } = url;
-  const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  const port = url.port || undefined;
+  const { host } = url;
   const path = url.pathname + url.search;
-  const agent = opts.agent ?? ownAgent;
   const upstreamName = url.origin;
-  const inFlight = new Set<http.ClientRequest>();
+  const inFlight = new Set<Relay>();
   /** GET streams stay open until someone ends them, so shutdown cuts them rather than waits. */
-  const streams = new Set<http.ClientRequest>();
+  const streams = new Set<Relay>();
+  let drained: (() => void) | undefined;
+  const settled = (relay: Relay) => {
+    inFlight.delete(relay);
+    streams.delete(relay);
+    if (drained && inFlight.size === 0) drained();
+  };
   let closing = false;
 
   async function prepare(
@@ -157,68 +156,29 @@ export function createHttpUpstream(opts: HttpUpstreamOptions): McpEndpoint {
     };
   }
 
-  /**
-   * Sends `p` upstream and calls back once: with the response, or with the failure. Returns a
-   * function that aborts the upstream leg (the client went away).
-   */
-  function send(
-    p: Prepared,
-    onResponse: (upRes: http.IncomingMessage) => void,
-    onError: (err: Error) => void,
-  ) {
-    let current: http.ClientRequest;
-    let aborted = false;
-    const attempt = (mayRetry: boolean) => {
-      // A literal, not a spread of shared options: this runs once per proxied request.
-      const upReq = requestFn({
-        protocol,
-        hostname,
-        port,
-        path,
-        agent,
-        method: p.method,
-        headers: p.headers,
-      });
-      current = upReq;
-      let answered = false;
-      inFlight.add(upReq);
-      if (p.method === 'GET') streams.add(upReq);
-      upReq.once('close', () => {
-        inFlight.delete(upReq);
-        streams.delete(upReq);
-      });
-      upReq.on('response', (upRes) => {
-        answered = true;
-        onResponse(upRes);
-      });
-      upReq.on('error', (err: NodeJS.ErrnoException) => {
-        // Node's documented keep-alive race: the upstream closed an idle socket just as it was
-        // reused. Nothing was answered, so the request never ran there: send it once more.
-        if (mayRetry && !aborted && !answered && upReq.reusedSocket && isResetCode(err.code)) attempt(false);
-        else onError(err);
-      });
-      upReq.end(p.body);
-    };
-    attempt(true);
-    return () => {
-      aborted = true;
-      current.destroy();
-    };
+  /** Sends `p` upstream through `relay`, which then answers the client. */
+  function send(p: Prepared, relay: NodeRelay | WebRelay): void {
+    inFlight.add(relay);
+    if (p.method === 'GET') streams.add(relay);
+    try {
+      relay.exchange = connections.request(
+        { method: p.method, path, headers: p.headers, body: p.body },
+        relay,
+      );
+    } catch (err) {
+      relay.error(err as Error); // a header value that cannot be written (checked before any byte)
+    }
   }
 
   /** Status and flat headers for the client, or an error to answer instead. */
-  function translate(
-    p: Prepared,
-    upRes: http.IncomingMessage,
-  ): { status: number; headers: string[]; sse: boolean } {
-    const status = upRes.statusCode ?? 502;
+  function translate(p: Prepared, head: ResponseHead): ReturnType<Translate> {
+    const { status } = head;
     if (status === 401 || status < 200 || status > 599) {
       // The upstream refused the gateway's credential: the client's token is fine, so no challenge.
-      upRes.resume();
       logger.warn({ upstream: upstreamName, status }, 'MCP upstream refused the request');
       throw badGateway(`the MCP server answered ${status} to the gateway`, undefined, p.replyId);
     }
-    const headers = forwardableResponseHeaders(upRes.rawHeaders);
+    const headers = forwardableResponseHeaders(head.headers);
     let sse = false;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i];
@@ -229,7 +189,8 @@ export function createHttpUpstream(opts: HttpUpstreamOptions): McpEndpoint {
       }
     }
     if (sse) headers.push('x-accel-buffering', 'no');
-    return { status, headers, sse };
+    // A GET stream shows its headers at once; a POST's SSE answer waits briefly for its event.
+    return { status, headers, headersAloneMs: sse && p.method === 'POST' ? POST_HEADERS_ALONE_MS : 0 };
   }
 
   function upstreamFailed(err: Error, p: Prepared): McpHttpError {
@@ -251,23 +212,15 @@ export function createHttpUpstream(opts: HttpUpstreamOptions): McpEndpoint {
       } catch (err) {
         return errorToResponse(err);
       }
-      return new Promise<Response>((resolve) => {
-        const abort = send(
-          prepared,
-          (upRes) => {
-            try {
-              const { status, headers } = translate(prepared, upRes);
-              if (isNullBodyStatus(status)) upRes.resume();
-              const body = isNullBodyStatus(status) ? null : toWebStream(upRes);
-              resolve(new Response(body, { status, headers: toHeaderPairs(headers) }));
-            } catch (err) {
-              resolve(errorToResponse(err));
-            }
-          },
-          (err) => resolve(errorToResponse(upstreamFailed(err, prepared))),
-        );
-        request.signal.addEventListener('abort', abort, { once: true });
-      });
+      const p = prepared;
+      const relay = new WebRelay(
+        (head) => translate(p, head),
+        (err) => upstreamFailed(err, p),
+        settled,
+      );
+      send(p, relay);
+      request.signal.addEventListener('abort', () => relay.cut(), { once: true });
+      return relay.response$;
     },
 
     async handleNode(req, res, principal) {
@@ -284,50 +237,34 @@ export function createHttpUpstream(opts: HttpUpstreamOptions): McpEndpoint {
         writeNodeError(res, err);
         return;
       }
-      const abort = send(
-        prepared,
-        (upRes) => {
-          let translated: ReturnType<typeof translate>;
-          try {
-            translated = translate(prepared, upRes);
-          } catch (err) {
-            writeNodeError(res, err);
-            return;
-          }
-          res.writeHead(translated.status, translated.headers);
-          // A GET stream shows its headers at once; a POST's SSE answer waits briefly for its event.
-          relay(upRes, res, translated.sse && prepared.method === 'POST' ? POST_HEADERS_ALONE_MS : 0);
-        },
-        (err) => {
-          if (res.headersSent) res.destroy();
-          else writeNodeError(res, upstreamFailed(err, prepared));
-        },
+      const p = prepared;
+      const relay = new NodeRelay(
+        res,
+        (head) => translate(p, head),
+        (err) => upstreamFailed(err, p),
+        settled,
       );
+      send(p, relay);
       res.on('close', () => {
-        if (!res.writableFinished) abort(); // client gone: abort the upstream leg (and its body)
+        if (!res.writableFinished) relay.cut(); // client gone: abort the upstream leg (and its body)
       });
     },
 
     async close() {
       closing = true;
-      for (const upReq of streams) upReq.destroy();
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, drainTimeoutMs);
-      });
-      const drained = [...inFlight].map((upReq) =>
-        upReq.closed ? undefined : new Promise<void>((resolve) => upReq.once('close', () => resolve())),
-      );
-      await Promise.race([Promise.all(drained), deadline]);
-      clearTimeout(timer);
-      for (const upReq of inFlight) upReq.destroy();
-      ownAgent?.destroy();
+      for (const relay of streams) relay.cut();
+      if (inFlight.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          drained = resolve;
+          timer = setTimeout(resolve, drainTimeoutMs);
+        });
+        clearTimeout(timer);
+        for (const relay of inFlight) relay.cut();
+      }
+      connections.close();
     },
   };
-}
-
-function isResetCode(code: string | undefined): boolean {
-  return code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 function headerString(value: string | string[] | undefined): string | undefined {
