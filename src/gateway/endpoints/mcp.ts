@@ -51,21 +51,25 @@ export async function admitMcpRequest(
   const cors = corsHeaders(head.origin, door.cors);
   const refusal = door.origins.check(head.origin, head.host);
   if (refusal) return { ok: false, response: withCors(errorToResponse(refusal), cors) };
-  const challenge = {
+  const match = head.authorization ? BEARER.exec(head.authorization) : null;
+  if (!match) {
+    // RFC 6750 §3.1: no usable credentials (none, another scheme, or only a query token): no error code.
+    const err = new OAuthError('invalid_token', 'a bearer token is required');
+    return { ok: false, response: renderError(err, { ...bearerChallenge(ctx, cors), noCredentials: true }) };
+  }
+  const verified = await verifyAccessToken(match[1]!, ctx);
+  if (!verified.ok) return { ok: false, response: renderError(verified.error, bearerChallenge(ctx, cors)) };
+  return { ok: true, principal: verified.principal, cors };
+}
+
+/** The `WWW-Authenticate: Bearer` challenge of a refusal (built only when refusing). */
+function bearerChallenge(ctx: GatewayContext, cors: Record<string, string>) {
+  return {
     kind: 'bearer' as const,
     resourceMetadata: ctx.urls.protectedResourceMetadata, // RFC 9728 §5.1
     scope: ctx.config.requiredScopes.join(' '), // MCP R7
     headers: cors,
   };
-  const match = head.authorization ? BEARER.exec(head.authorization) : null;
-  if (!match) {
-    // RFC 6750 §3.1: no usable credentials (none, another scheme, or only a query token): no error code.
-    const err = new OAuthError('invalid_token', 'a bearer token is required');
-    return { ok: false, response: renderError(err, { ...challenge, noCredentials: true }) };
-  }
-  const verified = await verifyAccessToken(match[1]!, ctx);
-  if (!verified.ok) return { ok: false, response: renderError(verified.error, challenge) };
-  return { ok: true, principal: verified.principal, cors };
 }
 
 /**
@@ -85,8 +89,8 @@ export async function verifyAccessToken(
     }[check.reason];
     return { ok: false, error: new OAuthError('invalid_token', why) };
   }
-  const missing = ctx.config.requiredScopes.filter((s) => !check.scopes.includes(s));
-  if (missing.length) {
+  if (!ctx.config.requiredScopes.every((s) => check.scopes.includes(s))) {
+    const missing = ctx.config.requiredScopes.filter((s) => !check.scopes.includes(s));
     // MCP §Runtime Insufficient Scope Errors / R9: name every scope needed in one challenge.
     const scope = [...new Set([...check.scopes, ...ctx.config.requiredScopes])].join(' ');
     const error = new OAuthError('insufficient_scope', `this request needs scope ${missing.join(' ')}`, {

@@ -59,6 +59,9 @@ const KEEP_ALIVE_TIMEOUT = /(?:^|[,;\s])timeout\s*=\s*(\d{1,6})/i;
 
 const CR = 0x0d;
 const LF = 0x0a;
+/** Terminators as bytes: `indexOf` with a string would encode it on every call. */
+const CRLF = Buffer.from('\r\n', 'latin1');
+const BLANK_LINE = Buffer.from('\r\n\r\n', 'latin1');
 
 export class ResponseParser {
   #state = State.Done;
@@ -196,12 +199,12 @@ export class ResponseParser {
    * it has not arrived yet, `chunk.length` after holding what there is (within `limit`).
    * The caller's next offset into `chunk` is `off + taken.length - held`.
    */
-  #takeUntil(chunk: Buffer, off: number, terminator: string, limit: number, what: string): Buffer | number {
+  #takeUntil(chunk: Buffer, off: number, terminator: Buffer, limit: number, what: string): Buffer | number {
     const held = this.#pending?.length ?? 0;
     const buf = held > 0 ? Buffer.concat([this.#pending!, chunk.subarray(off)]) : chunk;
     const start = held > 0 ? 0 : off;
     // The terminator may straddle the previous read and this one: search from just before the seam.
-    const at = buf.indexOf(terminator, Math.max(start, held - terminator.length + 1), 'latin1');
+    const at = buf.indexOf(terminator, Math.max(start, held - terminator.length + 1));
     const length = at < 0 ? buf.length - start : at + terminator.length - start;
     if (length > limit) throw new UpstreamProtocolError(`${what} too long`);
     if (at < 0) {
@@ -214,7 +217,7 @@ export class ResponseParser {
 
   #head(chunk: Buffer, off: number): number {
     const held = this.#pending?.length ?? 0;
-    const taken = this.#takeUntil(chunk, off, '\r\n\r\n', MAX_HEAD_BYTES, 'response head');
+    const taken = this.#takeUntil(chunk, off, BLANK_LINE, MAX_HEAD_BYTES, 'response head');
     if (typeof taken === 'number') return taken;
     const next = off + taken.length - held;
     // Up to and including the last header line's CRLF; the blank line is dropped.
@@ -292,7 +295,7 @@ export class ResponseParser {
 
   #chunkSize(chunk: Buffer, off: number): number {
     const held = this.#pending?.length ?? 0;
-    const taken = this.#takeUntil(chunk, off, '\r\n', MAX_CHUNK_LINE_BYTES, 'chunk size line');
+    const taken = this.#takeUntil(chunk, off, CRLF, MAX_CHUNK_LINE_BYTES, 'chunk size line');
     if (typeof taken === 'number') return taken;
     const m = CHUNK_SIZE_LINE.exec(taken.toString('latin1', 0, taken.length - 2));
     if (!m) throw new UpstreamProtocolError('malformed chunk size');
@@ -322,7 +325,7 @@ export class ResponseParser {
       this.#complete();
       return next;
     }
-    const taken = this.#takeUntil(chunk, off, '\r\n\r\n', MAX_HEAD_BYTES, 'trailer section');
+    const taken = this.#takeUntil(chunk, off, BLANK_LINE, MAX_HEAD_BYTES, 'trailer section');
     if (typeof taken === 'number') return taken;
     readFieldLines(taken.toString('latin1', 0, taken.length - 2), 0);
     this.#complete();
