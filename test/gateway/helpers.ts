@@ -328,3 +328,13 @@ export function bearer(token: string, init: RequestInit = {}): RequestInit {
   headers.set('authorization', `Bearer ${token}`);
   return { method: 'POST', body: '{"jsonrpc":"2.0","id":1,"method":"ping"}', ...init, headers };
 }
+
+/** What `fn` throws, or undefined when it returns. */
+export function catchError(fn: () => void): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}

@@ -18,6 +18,25 @@ export interface Relay {
   cut(): void;
 }
 
+/**
+ * The client's status and headers for the upstream's head; or, when `translate` refuses it (an
+ * upstream 401, say), undefined after the exchange is abandoned and `refuse` has answered instead.
+ */
+function translateOrRefuse(
+  relay: { exchange: Exchange | undefined; translate: Translate; settled: (relay: Relay) => void } & Relay,
+  head: ResponseHead,
+  refuse: (err: unknown) => void,
+): ReturnType<Translate> | undefined {
+  try {
+    return relay.translate(head);
+  } catch (err) {
+    relay.exchange?.abort();
+    relay.settled(relay);
+    refuse(err);
+    return undefined;
+  }
+}
+
 /** 64 KiB queued toward a slow reader before the upstream is paused. */
 const HIGH_WATER_BYTES = 64 * 1024;
 
@@ -48,15 +67,8 @@ export class NodeRelay implements ExchangeHandlers, Relay {
   ) {}
 
   response(head: ResponseHead): void {
-    let out: ReturnType<Translate>;
-    try {
-      out = this.translate(head);
-    } catch (err) {
-      this.exchange?.abort();
-      this.settled(this);
-      writeNodeError(this.res, err);
-      return;
-    }
+    const out = translateOrRefuse(this, head, (err) => writeNodeError(this.res, err));
+    if (!out) return;
     this.#headersAloneMs = out.headersAloneMs;
     this.res.writeHead(out.status, out.headers);
   }
@@ -129,15 +141,8 @@ export class WebRelay implements ExchangeHandlers, Relay {
   }
 
   response(head: ResponseHead): void {
-    let out: ReturnType<Translate>;
-    try {
-      out = this.translate(head);
-    } catch (err) {
-      this.exchange?.abort();
-      this.settled(this);
-      this.#resolve(errorToResponse(err));
-      return;
-    }
+    const out = translateOrRefuse(this, head, (err) => this.#resolve(errorToResponse(err)));
+    if (!out) return;
     const pairs: [string, string][] = [];
     for (let i = 0; i < out.headers.length; i += 2) pairs.push([out.headers[i]!, out.headers[i + 1]!]);
     let body: ReadableStream<Uint8Array> | null = null;

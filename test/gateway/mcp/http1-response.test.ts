@@ -9,6 +9,7 @@ import {
   type ResponseSink,
   UpstreamProtocolError,
 } from '../../../src/gateway/mcp/http1-response.js';
+import { catchError } from '../helpers.js';
 
 const SECRET = 'secret-token-value';
 
@@ -148,15 +149,6 @@ function expectRejectedEveryWay(raw: Buffer, message: RegExp, opts: { end?: bool
 }
 
 const bytes = (s: string) => Buffer.from(s, 'latin1');
-
-function catchError(fn: () => void): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  return undefined;
-}
 
 describe('HTTP/1.1 responses parsed whole, split at every offset and byte by byte', () => {
   it('a Content-Length body', () => {

@@ -20,6 +20,7 @@ import {
   type UpstreamConnectionsOptions,
   type UpstreamRequest,
 } from '../../../src/gateway/mcp/upstream-connections.js';
+import { catchError } from '../helpers.js';
 
 const SECRET = 'secret-token-value';
 /** The longest any test waits for one thing to happen. */
@@ -864,15 +865,6 @@ describe('close()', () => {
     await until(() => up.closed.size === 3, 'the new connection to close too');
   });
 });
-
-function catchError(fn: () => void): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  return undefined;
-}
 
 function noHandlers(): ExchangeHandlers {
   return { response() {}, data() {}, end() {}, error() {} };
