@@ -108,6 +108,19 @@ describe('HTTP upstream credentials', () => {
 });
 
 describe('HTTP upstream failures', () => {
+  it('answers 502 and sends nothing when the upstream token would split the request (CR LF in it)', async () => {
+    const up = await fakeUpstream(okJson);
+    const e = endpoint({ url: up.url, credential: 'upstream-token' });
+    const token = 'idp-token\r\nx-injected: yes';
+    const res = await e.handle(post(ping), fakePrincipal('alice', { upstreamToken: token }));
+    expect(res.status).toBe(502);
+    const text = await res.text();
+    expect(JSON.parse(text)).toMatchObject({ jsonrpc: '2.0', id: 9, error: { code: -32603 } });
+    expect(text).not.toContain('idp-token');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(up.seen).toEqual([]);
+  });
+
   it('answers 502 with a JSON-RPC error carrying the request id when the upstream is down', async () => {
     const up = await fakeUpstream(okJson);
     const deadUrl = up.url;
