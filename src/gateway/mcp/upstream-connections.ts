@@ -97,7 +97,6 @@ class Connection {
   /** Requests this connection has been given, the current one included. */
   served = 0;
   exchange: ExchangeImpl | undefined;
-  idleSince = 0;
   /** When an idle connection is no longer trusted to be open (ms since epoch). */
   idleUntil = 0;
   dead = false;
@@ -324,7 +323,6 @@ class Pool implements UpstreamConnections {
       return;
     }
     const now = Date.now();
-    conn.idleSince = now;
     conn.idleUntil = now + this.#idleTimeoutMs;
     if (conn.socket.isPaused()) conn.socket.resume(); // an idle connection must still see the upstream close it
     this.#idle.push(conn);
