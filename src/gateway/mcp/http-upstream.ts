@@ -36,6 +36,8 @@ export interface HttpUpstreamOptions {
   tls?: UpstreamTlsOptions;
   /** Idle keep-alive connections kept to the upstream. Default 256. */
   maxIdleConnections?: number;
+  /** How long opening an upstream connection may take, TLS included (502 beyond it). Default 10 s. */
+  connectTimeoutMs?: number;
   /** POST body limit (413 beyond it). Default 4 MiB. */
   maxBodyBytes?: number;
   /** Bind upstream session ids to the user who created them (R18). Default true. */
@@ -83,7 +85,12 @@ export function createHttpUpstream(opts: HttpUpstreamOptions): McpEndpoint {
   const sendIdentity = opts.identityHeaders ?? true;
   const binding = (opts.bindSessions ?? true) ? createSessionBinding(opts.sessionSecret) : undefined;
   const drainTimeoutMs = opts.drainTimeoutMs ?? 5000;
-  const connections = createUpstreamConnections({ url, tls: opts.tls, maxIdle: opts.maxIdleConnections });
+  const connections = createUpstreamConnections({
+    url,
+    tls: opts.tls,
+    maxIdle: opts.maxIdleConnections,
+    connectTimeoutMs: opts.connectTimeoutMs,
+  });
   // URL getters are not free: read once, not per request.
   const { host } = url;
   const path = url.pathname + url.search;

@@ -55,6 +55,8 @@ export interface UpstreamConnectionsOptions {
   maxIdle?: number | undefined;
   /** How long an idle connection is kept, unless the upstream's `Keep-Alive: timeout` is shorter. Default 30 s. */
   idleTimeoutMs?: number;
+  /** How long opening a connection may take, TLS handshake included. Default 10 s. */
+  connectTimeoutMs?: number | undefined;
 }
 
 export interface UpstreamConnections {
@@ -268,6 +270,9 @@ class ExchangeImpl implements Exchange {
 class Pool implements UpstreamConnections {
   readonly #idle: Connection[] = [];
   readonly #connect: () => net.Socket;
+  /** The event that says a new connection is ready for requests. */
+  readonly #readyEvent: 'connect' | 'secureConnect';
+  readonly #connectTimeoutMs: number;
   readonly #maxIdle: number;
   #idleTimeoutMs: number;
   #closed = false;
@@ -280,14 +285,17 @@ class Pool implements UpstreamConnections {
       const port = Number(url.port || 443);
       const servername = net.isIP(host) ? undefined : host;
       this.#connect = () => tls.connect({ host, port, servername, ALPNProtocols: ['http/1.1'], ...opts.tls });
+      this.#readyEvent = 'secureConnect';
     } else if (url.protocol === 'http:') {
       const port = Number(url.port || 80);
       this.#connect = () => net.connect({ host, port });
+      this.#readyEvent = 'connect';
     } else {
       throw new TypeError(`MCP upstream must be an http(s) URL, not ${url.protocol}`);
     }
     this.#maxIdle = opts.maxIdle ?? 256;
     this.#idleTimeoutMs = opts.idleTimeoutMs ?? 30_000;
+    this.#connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
   }
 
   get idle(): number {
@@ -314,6 +322,13 @@ class Pool implements UpstreamConnections {
   fresh(): Connection {
     const socket = this.#connect();
     socket.setNoDelay(true);
+    // A host that drops packets would otherwise hold the request for the OS's TCP timeout (minutes).
+    const timer = setTimeout(() => {
+      socket.destroy(new Error(`no connection to the MCP server within ${this.#connectTimeoutMs} ms`));
+    }, this.#connectTimeoutMs);
+    const settle = () => clearTimeout(timer);
+    socket.once(this.#readyEvent, settle);
+    socket.once('close', settle);
     return new Connection(socket, this);
   }
 

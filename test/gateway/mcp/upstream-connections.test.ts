@@ -870,6 +870,31 @@ function noHandlers(): ExchangeHandlers {
   return { response() {}, data() {}, end() {}, error() {} };
 }
 
+describe('connect timeout', () => {
+  it('an upstream that accepts but never completes the TLS handshake: error once the timeout passes', async () => {
+    const silent = await start(net.createServer((socket) => socket.resume())); // reads, never answers
+    const url = new URL(`https://127.0.0.1:${silent.port}/mcp`);
+    const p = pool({ url, connectTimeoutMs: 150 });
+    const ex = send(p, get(url));
+    await within(ex.settled, 'the exchange to fail');
+    expect(ex.events).toEqual(['error']);
+    expect(ex.error!.message).toMatch(/within 150 ms/);
+    await until(() => silent.closed.size === 1, 'the upstream to see the connection close');
+  });
+
+  it('counts only the connecting: a slow answer on an open connection is not cut', async () => {
+    const up = await rawUpstream((socket) => {
+      setTimeout(() => socket.write(okResponse('slow')), 300);
+    });
+    const p = pool({ url: up.url, connectTimeoutMs: 100 });
+    const ex = send(p, get(up.url));
+    await within(ex.settled, 'the slow answer');
+    expect(outline(ex)).toBe('response end');
+    expect(ex.error).toBeUndefined();
+    expect(ex.body().toString()).toBe('slow');
+  });
+});
+
 const hasOpenssl = (() => {
   try {
     execFileSync('which', ['openssl'], { stdio: 'ignore' });
