@@ -123,6 +123,7 @@ export class ResponseParser {
             this.#remaining -= n;
             this.#deliver(chunk, off, n);
             off += n;
+            if (this.#halted()) return off;
             if (this.#remaining === 0) this.#complete();
             break;
           }
@@ -134,6 +135,7 @@ export class ResponseParser {
             this.#remaining -= n;
             this.#deliver(chunk, off, n);
             off += n;
+            if (this.#halted()) return off;
             if (this.#remaining === 0) {
               this.#state = State.ChunkEnd;
               this.#crlfLeft = 2;
@@ -183,6 +185,11 @@ export class ResponseParser {
     );
   }
 
+  /** A sink callback called `halt()`: nothing after it may change the state. */
+  #halted(): boolean {
+    return this.#state === State.Failed;
+  }
+
   #deliver(chunk: Buffer, off: number, n: number): void {
     if (n > 0) this.#sink?.body(off === 0 && n === chunk.length ? chunk : chunk.subarray(off, off + n));
   }
@@ -218,7 +225,16 @@ export class ResponseParser {
   #head(chunk: Buffer, off: number): number {
     const held = this.#pending?.length ?? 0;
     const taken = this.#takeUntil(chunk, off, BLANK_LINE, MAX_HEAD_BYTES, 'response head');
-    if (typeof taken === 'number') return taken;
+    if (typeof taken === 'number') {
+      // A head with bare-LF line endings would never show its CRLF CRLF: refuse it now, not at
+      // the connection's end or the size limit.
+      const sofar = this.#pending!;
+      for (let i = sofar.indexOf(LF); i >= 0; i = sofar.indexOf(LF, i + 1)) {
+        if (i === 0 || sofar[i - 1] !== CR)
+          throw new UpstreamProtocolError('bare CR or LF in the response head');
+      }
+      return taken;
+    }
     const next = off + taken.length - held;
     // Up to and including the last header line's CRLF; the blank line is dropped.
     const text = taken.toString('latin1', 0, taken.length - 2);
@@ -289,7 +305,7 @@ export class ResponseParser {
     this.#keepAlive = !close;
     this.#state = state;
     this.#sink?.head({ status: code, headers, keepAlive: !close, keepAliveTimeoutMs });
-    if (state === State.Done) this.#complete();
+    if (state === State.Done && !this.#halted()) this.#complete();
     return next;
   }
 
