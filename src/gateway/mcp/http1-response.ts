@@ -99,7 +99,10 @@ export class ResponseParser {
     return this.#state === State.Done && this.#keepAlive;
   }
 
-  /** Stops delivering to the sink (the exchange was aborted); the connection is not reused. */
+  /**
+   * Stops delivering to the sink (the exchange was aborted, or the response failed); the
+   * connection is not reused.
+   */
   halt(): void {
     this.#state = State.Failed;
     this.#sink = undefined;
@@ -118,30 +121,25 @@ export class ResponseParser {
           case State.Head:
             off = this.#head(chunk, off);
             break;
-          case State.Length: {
-            const n = Math.min(this.#remaining, chunk.length - off);
-            this.#remaining -= n;
-            this.#deliver(chunk, off, n);
-            off += n;
-            if (this.#halted()) return off;
-            if (this.#remaining === 0) this.#complete();
-            break;
-          }
-          case State.ChunkSize:
-            off = this.#chunkSize(chunk, off);
-            break;
+          case State.Length:
           case State.ChunkData: {
             const n = Math.min(this.#remaining, chunk.length - off);
             this.#remaining -= n;
             this.#deliver(chunk, off, n);
             off += n;
             if (this.#halted()) return off;
-            if (this.#remaining === 0) {
+            if (this.#remaining > 0) break;
+            if (this.#state === State.Length) {
+              this.#complete();
+            } else {
               this.#state = State.ChunkEnd;
               this.#crlfLeft = 2;
             }
             break;
           }
+          case State.ChunkSize:
+            off = this.#chunkSize(chunk, off);
+            break;
           case State.ChunkEnd: {
             const expected = this.#crlfLeft === 2 ? CR : LF;
             if (chunk[off] !== expected) throw new UpstreamProtocolError('chunk data not followed by CRLF');
@@ -162,8 +160,7 @@ export class ResponseParser {
         }
       }
     } catch (err) {
-      this.#state = State.Failed;
-      this.#sink = undefined;
+      this.halt();
       throw err;
     }
     return off;
@@ -176,8 +173,7 @@ export class ResponseParser {
       return;
     }
     if (this.#state === State.Done || this.#state === State.Failed) return;
-    this.#state = State.Failed;
-    this.#sink = undefined;
+    this.halt();
     throw new UpstreamProtocolError(
       this.#started
         ? 'the MCP server closed the connection mid-response'

@@ -41,7 +41,7 @@ function translateOrRefuse(
 const HIGH_WATER_BYTES = 64 * 1024;
 
 /** A status a fetch `Response` may carry with a body. */
-export function isNullBodyStatus(status: number): boolean {
+function isNullBodyStatus(status: number): boolean {
   return status === 101 || status === 204 || status === 205 || status === 304;
 }
 
