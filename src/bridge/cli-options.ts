@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { HTTP_TOKEN } from '../http-syntax.js';
 import type { TransportStrategy } from '../transport/client-transport.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -80,7 +81,6 @@ export const CONNECT_COMPAT_FLAGS: ReadonlyArray<readonly [string, string]> = [
 const TRANSPORTS = ['http-first', 'http-only', 'sse-only'] as const;
 const LEVELS: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 // RFC 9110 §5.6.2 token.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Headers the transport owns (MCP §Transports, RFC 9110 framing); a user value would corrupt the exchange.
 const RESERVED = new Set([
   'host',
@@ -249,7 +249,7 @@ function parseHeaders(items: string[], env: NodeJS.ProcessEnv): Record<string, s
     const name = item.slice(0, colon).trim();
     // `Name:${VAR}` without spaces survives hosts that split args on spaces (Cursor, Claude Desktop on Windows).
     const value = expand(item.slice(colon + 1).trim(), env, `--header ${name}`);
-    if (!TOKEN.test(name)) fail(`--header name "${name}" is not a valid HTTP header name`);
+    if (!HTTP_TOKEN.test(name)) fail(`--header name "${name}" is not a valid HTTP header name`);
     const lower = name.toLowerCase();
     if (RESERVED.has(lower) || lower.startsWith('mcp-param-'))
       fail(`--header cannot set ${name}: the transport owns it`);

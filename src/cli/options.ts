@@ -2,12 +2,15 @@
  * Parsing of command-line values, each failing with a usage error (exit 2) that names the flag
  * and what a valid value looks like.
  */
+
+import { HTTP_TOKEN } from '../http-syntax.js';
 import { OAuthError } from '../oauth/errors.js';
 import { assertSecureUrl, canonicalResourceUrl } from '../oauth/url-rules.js';
 import { CliError } from './errors.js';
 
 /** RFC 9110 §5.1 field-name token. */
-export const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A valid HTTP header name (RFC 9110 token). */
+export const HEADER_NAME = HTTP_TOKEN;
 
 /**
  * An MCP server URL as the client core keys it (MCP §Canonical Server URI): https, or http on

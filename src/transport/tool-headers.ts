@@ -4,12 +4,13 @@
  * dropping tools whose annotations are invalid (T8), and mirroring arguments into
  * `Mcp-Param-{Name}` headers on `tools/call` (C44).
  */
+
+import { HTTP_TOKEN } from '../http-syntax.js';
 import type { Logger } from '../logger.js';
 import type { JsonRpcSuccess } from './jsonrpc.js';
 import { headerValue } from './request-headers.js';
 
 // RFC 9110 §5.6.2: a field name is 1*tchar.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** One `x-mcp-header` annotation: where the argument sits and which header it feeds. */
 export interface ParamHeaderBinding {
@@ -35,7 +36,7 @@ export function planToolHeaders(inputSchema: unknown): ToolHeaderPlan {
     if ('x-mcp-header' in s) {
       const name = s['x-mcp-header'];
       if (typeof name !== 'string' || name === '') return `x-mcp-header at ${pathText(path)} is empty`;
-      if (!TOKEN.test(name))
+      if (!HTTP_TOKEN.test(name))
         return `x-mcp-header "${printable(name)}" at ${pathText(path)} is not an HTTP token`;
       const types = Array.isArray(s['type']) ? s['type'] : [s['type']];
       const nonNull = types.filter((t) => t !== 'null');

@@ -13,6 +13,7 @@
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { HTTP_TOKEN } from '../../http-syntax.js';
 import { type ResponseHead, ResponseParser, UpstreamProtocolError } from './http1-response.js';
 
 export interface UpstreamRequest {
@@ -71,12 +72,11 @@ export interface UpstreamConnections {
 const KEEP_ALIVE_MARGIN_MS = 1000;
 const SWEEP_EVERY_MS = 5000;
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 /** The request head, after checking each header: a CR or LF in a value would split the request. */
 export function serializeRequestHead(req: UpstreamRequest): string {
-  if (!TOKEN.test(req.method)) throw new TypeError('invalid request method');
+  if (!HTTP_TOKEN.test(req.method)) throw new TypeError('invalid request method');
   if (BAD_VALUE.test(req.path) || req.path.includes(' ') || req.path[0] !== '/') {
     throw new TypeError('invalid request target');
   }
@@ -85,7 +85,7 @@ export function serializeRequestHead(req: UpstreamRequest): string {
   for (let i = 0; i < h.length; i += 2) {
     const name = h[i]!;
     const value = h[i + 1]!;
-    if (!TOKEN.test(name)) throw new TypeError('invalid header name for the MCP server');
+    if (!HTTP_TOKEN.test(name)) throw new TypeError('invalid header name for the MCP server');
     // The name only: the value may be a credential.
     if (BAD_VALUE.test(value))
       throw new TypeError(`invalid character in the ${name} header for the MCP server`);
